@@ -1,0 +1,1 @@
+//! Accounts: password file, Django password hashers, login throttling and credential cache.

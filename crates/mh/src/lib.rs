@@ -1,0 +1,1 @@
+//! MH folders on disk, safe alongside running nmh commands.

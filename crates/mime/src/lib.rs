@@ -1,0 +1,1 @@
+//! Message analysis: part offsets, ENVELOPE, BODYSTRUCTURE, sections, sizes and search text.

@@ -1,0 +1,1 @@
+//! Root listener: TLS, pre-authentication, worker supervision and the log sink.

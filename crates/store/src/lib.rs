@@ -1,0 +1,1 @@
+//! Mailbox index over MH folders: stable UIDs, MODSEQ, caches and change events.

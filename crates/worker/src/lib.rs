@@ -1,0 +1,1 @@
+//! Per-user worker process: IMAP sessions over the user's mail store.
