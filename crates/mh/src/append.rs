@@ -1,0 +1,390 @@
+//! Appending messages, and detecting and repairing what concurrent nmh commands do to them.
+//!
+//! A new message is written to a dot temporary file in the folder (nmh ignores dot files)
+//! with LF line ends and fsynced. The crate then waits until nobody holds the `.mh_sequences`
+//! lock, `link()`s the file to one above the highest number **without** holding the lock
+//! (holding it would make every nmh command that has already listed the folder write back a
+//! stale view), retries with the next number on `EEXIST`, and adds the sequences in a second,
+//! short lock.
+//!
+//! Nothing stops `inc` from overwriting the new file: it picks its numbers from a listing
+//! taken before it starts and opens them with `O_TRUNC`, with no folder lock. `sortm` renames
+//! into one above its own highest number. So a private copy is kept, and the caller runs
+//! [`Folder::check_append`] for [`APPEND_WATCH_PERIOD`] after the append; it links the copy in
+//! again under a new number when the message was destroyed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirEntryExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{IoContext, MhError, Result};
+use crate::folder::Folder;
+use crate::identity::FileIdentity;
+use crate::lock::is_locked_by_other;
+use crate::number::{MAX_MESSAGE_NUMBER, MessageNumber, NumberSet};
+use crate::profile::BACKUP_PREFIX;
+use crate::sequences::{SequenceChange, SequenceName};
+
+/// How long after an append the caller should keep calling [`Folder::check_append`]: nmh
+/// retries a lock for 60 s, so a command that listed the folder before the append may act on
+/// that stale listing up to a minute later; five seconds are added as a margin.
+pub const APPEND_WATCH_PERIOD: Duration = Duration::from_secs(65);
+/// Prefix of the temporary file that is linked to the new message number.
+pub const TEMP_PREFIX: &str = ".asimapd-tmp.";
+/// Prefix of the private copy kept while an append is watched.
+pub const COPY_PREFIX: &str = ".asimapd-copy.";
+/// How often to look again while waiting for `inc` to release the maildrop.
+const INC_POLL: Duration = Duration::from_millis(20);
+
+/// A message appended to a folder, with what is needed to watch it.
+#[derive(Debug)]
+pub struct Appended {
+    /// The message's current number.
+    pub number: MessageNumber,
+    /// The message file's identity (taken before linking, so a later rewrite shows).
+    pub identity: FileIdentity,
+    /// The sequences the message was added to.
+    pub sequences: Vec<SequenceName>,
+    /// The private copy, removed by [`Folder::finish_append`].
+    copy: PathBuf,
+}
+
+/// What [`Folder::check_append`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendCheck {
+    /// The message is where it was left, unchanged, with its sequences.
+    Intact,
+    /// A renumbering command (`sortm`, `folder -pack`) moved the message; its sequences
+    /// moved with it.
+    Renumbered {
+        /// The number before.
+        from: MessageNumber,
+        /// The number now.
+        to: MessageNumber,
+    },
+    /// The message lost every sequence it was given (an nmh command with a stale listing
+    /// rewrote `.mh_sequences`); they were added again.
+    SequencesRestored,
+    /// The file was overwritten in place (`inc`) or replaced (`sortm` renaming over it), so
+    /// the private copy was appended again under a new number; `lost` now belongs to the
+    /// other writer.
+    Redelivered {
+        /// The number the destroyed message had.
+        lost: MessageNumber,
+    },
+    /// The message was removed by someone (its inode is now a `,N` backup); nothing was done.
+    Removed,
+}
+
+impl Folder {
+    /// Appends a message read from `message`, converting CRLF line ends to LF, and adds it to
+    /// `sequences`. Returns the number it got and its identity; the caller then watches it
+    /// with [`Folder::check_append`] and ends with [`Folder::finish_append`].
+    pub fn append(&self, message: &mut dyn Read, sequences: &[SequenceName]) -> Result<Appended> {
+        let copy = self.write_copy(message)?;
+        match self.link_and_mark(&copy, sequences) {
+            Ok((number, identity)) => Ok(Appended {
+                number,
+                identity,
+                sequences: sequences.to_vec(),
+                copy,
+            }),
+            Err(err) => {
+                let _ = std::fs::remove_file(&copy);
+                Err(err)
+            }
+        }
+    }
+
+    /// Checks an appended message and repairs it: links the private copy in again when the
+    /// file was overwritten or replaced, and adds its sequences again when all of them lost
+    /// it. Updates `appended` to the message's current number and identity.
+    pub fn check_append(&self, appended: &mut Appended) -> Result<AppendCheck> {
+        let Some((number, is_backup)) = self.find_inode(appended.identity.ino)? else {
+            return self.redeliver(appended);
+        };
+        if is_backup {
+            return Ok(AppendCheck::Removed);
+        }
+        let now = match self.identity(number) {
+            Ok(identity) => identity,
+            Err(MhError::MessageNotFound { .. }) => return self.redeliver(appended),
+            Err(err) => return Err(err),
+        };
+        if !now.is_same_message(&appended.identity) {
+            return self.redeliver(appended);
+        }
+        let previous = appended.number;
+        appended.number = number;
+        if previous != number {
+            return Ok(AppendCheck::Renumbered {
+                from: previous,
+                to: number,
+            });
+        }
+        self.restore_sequences(appended)
+    }
+
+    /// Ends the watch on an appended message: removes the private copy.
+    pub fn finish_append(&self, appended: Appended) -> Result<()> {
+        match std::fs::remove_file(&appended.copy) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                Err(MhError::io("unlink", &appended.copy, err))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Returns true when `inc` is delivering: another process holds a lock on the profile's
+    /// maildrop. Always false when the profile names no `MailDrop`.
+    pub fn is_inc_running(&self) -> Result<bool> {
+        match &self.config.maildrop {
+            Some(maildrop) => is_locked_by_other(maildrop),
+            None => Ok(false),
+        }
+    }
+
+    /// Links a finished file (LF line ends, already synced) into the folder under the next
+    /// free number and returns the number. `source` keeps its name.
+    pub(crate) fn link_next(&self, source: &Path) -> Result<MessageNumber> {
+        let highest = self.list()?.highest().map_or(0, MessageNumber::get);
+        let mut candidate = highest + 1;
+        loop {
+            let number = MessageNumber::new(candidate).ok_or_else(|| MhError::FolderFull {
+                folder: self.path().to_owned(),
+                max: MAX_MESSAGE_NUMBER,
+            })?;
+            let target = self.message_path(number);
+            match std::fs::hard_link(source, &target) {
+                Ok(()) => return Ok(number),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => candidate += 1,
+                Err(err) => return Err(MhError::io("link", target, err)),
+            }
+        }
+    }
+
+    /// Returns a unique dot-file path in this folder with `prefix`.
+    pub(crate) fn temp_path(&self, prefix: &str) -> PathBuf {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        self.path()
+            .join(format!("{prefix}{}.{unique}.{nanos}", std::process::id()))
+    }
+
+    /// Writes the private copy: LF line ends, the profile's `Msg-Protect` mode, fsynced.
+    fn write_copy(&self, message: &mut dyn Read) -> Result<PathBuf> {
+        if !self.exists() {
+            return Err(MhError::FolderNotFound {
+                path: self.path().to_owned(),
+            });
+        }
+        let copy = self.temp_path(COPY_PREFIX);
+        let result = self.write_lf_file(&copy, message);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&copy);
+        }
+        result.map(|()| copy)
+    }
+
+    fn write_lf_file(&self, path: &Path, message: &mut dyn Read) -> Result<()> {
+        let mut file = self.create_message_file(path)?;
+        let mut converter = CrlfToLf::default();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut output = Vec::with_capacity(buffer.len());
+        loop {
+            let count = match message.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(count) => count,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(MhError::io("read message", path, err)),
+            };
+            output.clear();
+            converter.convert(&buffer[..count], &mut output);
+            file.write_all(&output).context("write", path)?;
+        }
+        output.clear();
+        converter.finish(&mut output);
+        file.write_all(&output).context("write", path)?;
+        file.sync_all().context("fsync", path)
+    }
+
+    pub(crate) fn create_message_file(&self, path: &Path) -> Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(self.config.msg_protect)
+            .open(path)
+            .context("open", path)
+    }
+
+    /// Copies the private copy to a temporary file, links it to a new number, and adds the
+    /// sequences. The message file is a separate inode from the private copy, so whatever
+    /// destroys the message leaves the copy intact.
+    fn link_and_mark(
+        &self,
+        copy: &Path,
+        sequences: &[SequenceName],
+    ) -> Result<(MessageNumber, FileIdentity)> {
+        let temp = self.temp_path(TEMP_PREFIX);
+        let linked = self.copy_file(copy, &temp).and_then(|identity| {
+            self.wait_for_inc()?;
+            self.wait_for_lock_holders()?;
+            self.link_next(&temp).map(|number| (number, identity))
+        });
+        let _ = std::fs::remove_file(&temp);
+        let (number, identity) = linked?;
+        if !sequences.is_empty() {
+            let numbers: NumberSet = [number].into_iter().collect();
+            let changes: Vec<SequenceChange> = sequences
+                .iter()
+                .map(|name| SequenceChange::add(name.clone(), numbers.clone()))
+                .collect();
+            self.update_sequences(&changes)?;
+        }
+        Ok((number, identity))
+    }
+
+    fn copy_file(&self, from: &Path, to: &Path) -> Result<FileIdentity> {
+        let mut source = File::open(from).context("open", from)?;
+        let mut target = self.create_message_file(to)?;
+        io::copy(&mut source, &mut target).context("copy", to)?;
+        target.sync_all().context("fsync", to)?;
+        let meta = target.metadata().context("fstat", to)?;
+        Ok(FileIdentity::from_metadata(&meta))
+    }
+
+    /// Waits (up to the lock timeout) while `inc` delivers into this folder, the profile's
+    /// inbox; other folders do not wait.
+    fn wait_for_inc(&self) -> Result<()> {
+        if self.name().as_str() != self.config.inbox {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.config.lock.timeout;
+        while self.is_inc_running()? && Instant::now() < deadline {
+            std::thread::sleep(INC_POLL);
+        }
+        Ok(())
+    }
+
+    /// Finds the inode among the messages and `,N` backups; returns its number and whether
+    /// it is a backup.
+    fn find_inode(&self, ino: u64) -> Result<Option<(MessageNumber, bool)>> {
+        let entries = std::fs::read_dir(self.path()).context("opendir", self.path())?;
+        for entry in entries {
+            let entry = entry.context("readdir", self.path())?;
+            if entry.ino() != ino {
+                continue;
+            }
+            let name = entry.file_name();
+            let bytes = name.as_bytes();
+            if let Some(number) = MessageNumber::parse_file_name(bytes) {
+                return Ok(Some((number, false)));
+            }
+            let backup = bytes.strip_prefix(BACKUP_PREFIX.as_bytes());
+            if let Some(number) = backup.and_then(MessageNumber::parse_file_name) {
+                return Ok(Some((number, true)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn redeliver(&self, appended: &mut Appended) -> Result<AppendCheck> {
+        let lost = appended.number;
+        let (number, identity) = self.link_and_mark(&appended.copy, &appended.sequences)?;
+        appended.number = number;
+        appended.identity = identity;
+        Ok(AppendCheck::Redelivered { lost })
+    }
+
+    fn restore_sequences(&self, appended: &Appended) -> Result<AppendCheck> {
+        if appended.sequences.is_empty() {
+            return Ok(AppendCheck::Intact);
+        }
+        let sequences = self.sequences()?;
+        let in_any = appended.sequences.iter().any(|name| {
+            sequences
+                .public
+                .get(name.as_str())
+                .is_some_and(|numbers| numbers.contains(appended.number))
+        });
+        if in_any {
+            return Ok(AppendCheck::Intact);
+        }
+        // NOTE: a user who removed the message from all of these sequences on purpose within
+        // the watch period (for example `show`, which takes it out of unseen) sees the change
+        // undone; nmh's stale-listing rewrites look exactly the same on disk.
+        let numbers: NumberSet = [appended.number].into_iter().collect();
+        let changes: Vec<SequenceChange> = appended
+            .sequences
+            .iter()
+            .map(|name| SequenceChange::add(name.clone(), numbers.clone()))
+            .collect();
+        self.update_sequences(&changes)?;
+        Ok(AppendCheck::SequencesRestored)
+    }
+}
+
+/// Streaming conversion of CRLF to LF. A CR at the end of one chunk is held back until the
+/// next chunk shows whether an LF follows. A CR not followed by LF is kept.
+#[derive(Debug, Default)]
+struct CrlfToLf {
+    pending_cr: bool,
+}
+
+impl CrlfToLf {
+    fn convert(&mut self, input: &[u8], output: &mut Vec<u8>) {
+        for &byte in input {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if byte != b'\n' {
+                    output.push(b'\r');
+                }
+            }
+            if byte == b'\r' {
+                self.pending_cr = true;
+            } else {
+                output.push(byte);
+            }
+        }
+    }
+
+    fn finish(&mut self, output: &mut Vec<u8>) {
+        if std::mem::take(&mut self.pending_cr) {
+            output.push(b'\r');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn convert_in_chunks(input: &[u8], chunk: usize) -> Vec<u8> {
+        let mut converter = CrlfToLf::default();
+        let mut output = Vec::new();
+        for piece in input.chunks(chunk) {
+            converter.convert(piece, &mut output);
+        }
+        converter.finish(&mut output);
+        output
+    }
+
+    #[test]
+    fn crlf_becomes_lf_at_every_split() {
+        let input = b"Subject: a\r\n\r\nline\r\nbare\rcr\r\n\r";
+        for chunk in 1..=input.len() {
+            assert_eq!(
+                convert_in_chunks(input, chunk),
+                b"Subject: a\n\nline\nbare\rcr\n\r",
+                "chunk size {chunk}"
+            );
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Locks on `.mh_sequences` that exclude running nmh commands.
+//!
+//! nmh 1.8 locks with `fcntl(F_SETLK)` on the whole file by default, retrying once a second
+//! for 60 s. This module takes an open-file-description lock (`F_OFD_SETLK`), which conflicts
+//! with nmh's POSIX locks on Linux but, unlike a POSIX lock, belongs to one descriptor: threads
+//! exclude each other, and closing another descriptor of the file does not drop it.
+//! `flock(2)` (what `std::fs::File::lock` uses) does not exclude nmh's fcntl locks.
+//!
+//! With `Datalocking: dot` a liblockfile-style `FILE.lock` is taken as well, and with
+//! `Datalocking: flock` an `flock` as well. When nmh-compatible locking is turned off
+//! (`ENABLE_MH_FILE_LOCKING` false) only an `flock` is taken: it serialises this crate's own
+//! processes and threads without ever making an nmh command wait.
+//!
+//! Every lock is taken by polling with a short back-off up to a time limit, never by blocking
+//! without one, and the caller holds it for milliseconds.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::{IoContext, MhError, Result};
+use crate::profile::DataLocking;
+
+/// How long the crate waits for a lock before giving up. nmh commands that renumber a folder
+/// (`sortm`, `folder -pack`, `refile`) hold the write lock for their whole run, so this is
+/// generous; nmh itself gives up after 60 one-second tries.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// First pause between two lock attempts; it doubles up to [`MAX_LOCK_POLL`].
+const FIRST_LOCK_POLL: Duration = Duration::from_millis(1);
+/// Longest pause between two lock attempts.
+const MAX_LOCK_POLL: Duration = Duration::from_millis(25);
+/// Age after which a dot lock file whose owner cannot be checked is treated as stale
+/// (liblockfile uses the same five minutes).
+const DOT_LOCK_STALE_AGE: Duration = Duration::from_secs(300);
+
+/// Settings that decide which locks are taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockPolicy {
+    /// Take the nmh-compatible locks (`ENABLE_MH_FILE_LOCKING`).
+    pub file_locking: bool,
+    /// The profile's `Datalocking`.
+    pub data_locking: DataLocking,
+    /// How long to wait for a lock.
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockMode {
+    Read,
+    Write,
+}
+
+/// An open, locked `.mh_sequences`. Dropping it releases every lock it holds.
+#[derive(Debug)]
+pub(crate) struct LockedFile {
+    file: File,
+    path: PathBuf,
+    /// True when this lock's `open` created the file.
+    pub(crate) created: bool,
+    _dot: Option<DotLock>,
+}
+
+impl LockedFile {
+    /// Opens and locks `path`. A read lock on a missing file returns `None`; a write lock
+    /// creates the file with `mode`. After locking, the file is checked to be still linked and
+    /// still the file that `path` names (nmh may unlink it and create a new one); if not, the
+    /// lock is dropped and taken again on the new file.
+    pub(crate) fn lock(
+        path: &Path,
+        mode: LockMode,
+        policy: &LockPolicy,
+        create_mode: u32,
+    ) -> Result<Option<Self>> {
+        let deadline = Instant::now() + policy.timeout;
+        loop {
+            let dot = match policy.file_locking && policy.data_locking == DataLocking::Dot {
+                true => Some(DotLock::acquire(path, deadline, policy.timeout)?),
+                false => None,
+            };
+            let Some((file, created)) = open_for_lock(path, mode, create_mode)? else {
+                return Ok(None);
+            };
+            lock_descriptor(&file, path, mode, policy, deadline)?;
+            if still_names(&file, path)? {
+                return Ok(Some(LockedFile {
+                    file,
+                    path: path.to_owned(),
+                    created,
+                    _dot: dot,
+                }));
+            }
+        }
+    }
+
+    /// Reads the whole file from offset 0.
+    pub(crate) fn read_all(&self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let mut buffer = [0u8; 8192];
+        loop {
+            let count = self
+                .file
+                .read_at(&mut buffer, bytes.len() as u64)
+                .context("read", &self.path)?;
+            if count == 0 {
+                return Ok(bytes);
+            }
+            bytes.extend_from_slice(&buffer[..count]);
+        }
+    }
+
+    /// Rewrites the file in place: write from offset 0, then truncate to the new length. The
+    /// inode stays the same, so nmh commands waiting on this file's lock see the new content.
+    pub(crate) fn replace_contents(&self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .write_all_at(bytes, 0)
+            .context("write", &self.path)?;
+        self.file
+            .set_len(bytes.len() as u64)
+            .context("ftruncate", &self.path)
+    }
+
+    /// Returns the file's modification time.
+    pub(crate) fn modified(&self) -> Result<SystemTime> {
+        let meta = self.file.metadata().context("fstat", &self.path)?;
+        meta.modified().context("fstat", &self.path)
+    }
+}
+
+/// Returns true when another process holds an fcntl lock (of either kind) on `path`, or a dot
+/// lock file `path.lock` exists. nmh's `inc` holds a read lock on the maildrop for its whole
+/// run, so this tells that `inc` is delivering.
+pub fn is_locked_by_other(path: &Path) -> Result<bool> {
+    if path.with_file_name(dot_lock_name(path)).exists() {
+        return Ok(true);
+    }
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(MhError::io("open", path, err)),
+    };
+    let mut query = whole_file_lock(libc::F_WRLCK);
+    // SAFETY: `query` is a valid, initialised `flock` and the descriptor is open.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut query) };
+    if rc == -1 {
+        return Err(MhError::io(
+            "fcntl(F_OFD_GETLK)",
+            path,
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(i32::from(query.l_type) != libc::F_UNLCK)
+}
+
+fn open_for_lock(path: &Path, mode: LockMode, create_mode: u32) -> Result<Option<(File, bool)>> {
+    loop {
+        let mut options = OpenOptions::new();
+        options.read(true).write(mode == LockMode::Write);
+        match options.open(path) {
+            Ok(file) => return Ok(Some((file, false))),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(MhError::io("open", path, err)),
+        }
+        if mode == LockMode::Read {
+            return Ok(None);
+        }
+        let created = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(create_mode)
+            .open(path);
+        match created {
+            Ok(file) => return Ok(Some((file, true))),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(MhError::io("open", path, err)),
+        }
+    }
+}
+
+fn lock_descriptor(
+    file: &File,
+    path: &Path,
+    mode: LockMode,
+    policy: &LockPolicy,
+    deadline: Instant,
+) -> Result<()> {
+    let use_fcntl = policy.file_locking;
+    let use_flock = !policy.file_locking || policy.data_locking == DataLocking::Flock;
+    let mut pause = FIRST_LOCK_POLL;
+    loop {
+        let got = (!use_fcntl || try_fcntl_lock(file, path, mode)?)
+            && (!use_flock || try_flock(file, path, mode)?);
+        if got {
+            return Ok(());
+        }
+        // Drop whichever lock was taken so that a half-held pair blocks nobody while waiting.
+        unlock_all(file);
+        if Instant::now() >= deadline {
+            return Err(MhError::LockTimeout {
+                path: path.to_owned(),
+                waited: policy.timeout,
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_LOCK_POLL);
+    }
+}
+
+fn whole_file_lock(lock_type: i32) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = lock_type as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock
+}
+
+fn try_fcntl_lock(file: &File, path: &Path, mode: LockMode) -> Result<bool> {
+    let lock_type = match mode {
+        LockMode::Read => libc::F_RDLCK,
+        LockMode::Write => libc::F_WRLCK,
+    };
+    let lock = whole_file_lock(lock_type);
+    // SAFETY: `lock` is a valid `flock`; OFD locks require `l_pid` to be zero, which it is.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    would_block(io::Error::last_os_error(), "fcntl(F_OFD_SETLK)", path)
+}
+
+fn try_flock(file: &File, path: &Path, mode: LockMode) -> Result<bool> {
+    let operation = match mode {
+        LockMode::Read => libc::LOCK_SH,
+        LockMode::Write => libc::LOCK_EX,
+    };
+    // SAFETY: flock takes a descriptor and flags; the descriptor is open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), operation | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    would_block(io::Error::last_os_error(), "flock", path)
+}
+
+fn would_block(err: io::Error, op: &'static str, path: &Path) -> Result<bool> {
+    match err.raw_os_error() {
+        Some(libc::EAGAIN | libc::EACCES | libc::EINTR) => Ok(false),
+        _ => Err(MhError::io(op, path, err)),
+    }
+}
+
+fn unlock_all(file: &File) {
+    let lock = whole_file_lock(libc::F_UNLCK);
+    // SAFETY: as in `try_fcntl_lock`; unlocking a lock that is not held is a no-op.
+    unsafe {
+        libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock);
+        libc::flock(file.as_raw_fd(), libc::LOCK_UN);
+    }
+}
+
+/// Checks that the locked descriptor is still linked and is the file `path` names now.
+fn still_names(file: &File, path: &Path) -> Result<bool> {
+    let held = file.metadata().context("fstat", path)?;
+    if held.nlink() == 0 {
+        return Ok(false);
+    }
+    match std::fs::metadata(path) {
+        Ok(now) => Ok(now.dev() == held.dev() && now.ino() == held.ino()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(MhError::io("stat", path, err)),
+    }
+}
+
+fn dot_lock_name(path: &Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    format!("{name}.lock")
+}
+
+/// A liblockfile-compatible dot lock: `FILE.lock`, created by linking a unique temporary file
+/// so that creation is atomic, and removed when dropped.
+#[derive(Debug)]
+struct DotLock {
+    path: PathBuf,
+}
+
+impl DotLock {
+    fn acquire(locked: &Path, deadline: Instant, timeout: Duration) -> Result<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let lock_path = locked.with_file_name(dot_lock_name(locked));
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = locked.with_file_name(format!(".lk{}x{unique}", std::process::id()));
+        write_pid_file(&temp)?;
+        let result = link_until(&temp, &lock_path, deadline, timeout);
+        let _ = std::fs::remove_file(&temp);
+        result.map(|()| DotLock { path: lock_path })
+    }
+}
+
+impl Drop for DotLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn write_pid_file(temp: &Path) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(temp)
+        .context("open", temp)?;
+    writeln!(file, "{}", std::process::id()).context("write", temp)
+}
+
+fn link_until(temp: &Path, lock_path: &Path, deadline: Instant, timeout: Duration) -> Result<()> {
+    let mut pause = FIRST_LOCK_POLL;
+    loop {
+        match std::fs::hard_link(temp, lock_path) {
+            Ok(()) => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(MhError::io("link", lock_path, err)),
+        }
+        if dot_lock_is_stale(lock_path) {
+            let _ = std::fs::remove_file(lock_path);
+            continue;
+        }
+        if Instant::now() >= deadline {
+            return Err(MhError::LockTimeout {
+                path: lock_path.to_owned(),
+                waited: timeout,
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_LOCK_POLL);
+    }
+}
+
+/// A dot lock is stale when it names a process that no longer exists, or when it names no
+/// process (nmh writes `0`) and is older than [`DOT_LOCK_STALE_AGE`].
+fn dot_lock_is_stale(lock_path: &Path) -> bool {
+    let Ok(content) = std::fs::read_to_string(lock_path) else {
+        return false;
+    };
+    match content.trim().parse::<i32>() {
+        Ok(pid) if pid > 0 => {
+            // SAFETY: kill with signal 0 only checks whether the process exists.
+            let rc = unsafe { libc::kill(pid, 0) };
+            rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        }
+        _ => std::fs::metadata(lock_path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > DOT_LOCK_STALE_AGE),
+    }
+}

@@ -1,0 +1,202 @@
+//! Removing, copying and moving messages.
+
+use std::io;
+use std::path::Path;
+
+use crate::append::TEMP_PREFIX;
+use crate::error::{IoContext, MhError, Result};
+use crate::folder::{Folder, MessageRef};
+use crate::identity::FileIdentity;
+use crate::lock::LockMode;
+use crate::number::{MessageNumber, NumberSet};
+use crate::profile::{BACKUP_PREFIX, RemoveMode};
+use crate::sequences::{SequenceChange, SequenceName, SequencesFile};
+
+/// What [`Folder::remove`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Messages removed.
+    pub removed: Vec<MessageRef>,
+    /// Messages that were already gone, or whose number now names another file (nmh
+    /// renumbered or replaced them); they were left alone.
+    pub missing: Vec<MessageRef>,
+}
+
+/// A message to copy, with the sequences it gets in the target folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyRequest {
+    /// The message in the source folder.
+    pub message: MessageRef,
+    /// Sequences to add the copy to.
+    pub sequences: Vec<SequenceName>,
+}
+
+/// One copied message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copied {
+    /// The message in the source folder.
+    pub source: MessageRef,
+    /// Its number in the target folder.
+    pub number: MessageNumber,
+    /// The identity of the target file. A hard link shares the source's inode.
+    pub identity: FileIdentity,
+}
+
+/// What [`Folder::copy_to`] and [`Folder::move_to`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transferred {
+    /// Messages copied, in request order.
+    pub copied: Vec<Copied>,
+    /// Source messages that were gone or replaced; nothing was copied for them.
+    pub missing: Vec<MessageRef>,
+}
+
+impl Folder {
+    /// Removes messages under the `.mh_sequences` write lock and drops their numbers from
+    /// every public sequence (but `cur`, as `rmm` does) in the same locked update. A message
+    /// is removed only when its number still names the inode the caller listed. Removal is
+    /// `unlink(N)` or `rename(N, ",N")` as the mail root's [`RemoveMode`] says. Numbers are
+    /// never changed.
+    pub fn remove(&self, messages: &[MessageRef]) -> Result<Removed> {
+        let mut outcome = Removed::default();
+        let locked = match self.sequences_path() {
+            Some(_) => self.lock(LockMode::Write)?,
+            None => None,
+        };
+        for &message in messages {
+            if self.remove_one(message)? {
+                outcome.removed.push(message);
+            } else {
+                outcome.missing.push(message);
+            }
+        }
+        if let Some(locked) = locked {
+            let gone: NumberSet = outcome.removed.iter().map(|m| m.number).collect();
+            let before = locked.read_all()?;
+            let mut file = SequencesFile::parse(&before);
+            file.remove_everywhere(&gone, false);
+            let after = file.to_bytes();
+            if after != before {
+                locked.replace_contents(&after)?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Copies messages into `target` by hard link (by copying the bytes when the folders are
+    /// on different file systems), each under the next free number there, then adds the
+    /// requested sequences in one short lock on the target. No lock on this folder is held
+    /// meanwhile; a message whose number no longer names the listed inode is reported missing.
+    pub fn copy_to(&self, target: &Folder, requests: &[CopyRequest]) -> Result<Transferred> {
+        let mut outcome = Transferred::default();
+        target.wait_for_lock_holders()?;
+        for request in requests {
+            match self.copy_one(target, request.message)? {
+                Some(copied) => outcome.copied.push(copied),
+                None => outcome.missing.push(request.message),
+            }
+        }
+        let changes = target_changes(requests, &outcome.copied);
+        if !changes.is_empty() {
+            target.update_sequences(&changes)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Copies messages into `target` as [`Folder::copy_to`] does, then removes the copied
+    /// ones from this folder with [`Folder::remove`]. The two folders are never locked at the
+    /// same time.
+    pub fn move_to(&self, target: &Folder, requests: &[CopyRequest]) -> Result<Transferred> {
+        let outcome = self.copy_to(target, requests)?;
+        let sources: Vec<MessageRef> = outcome.copied.iter().map(|c| c.source).collect();
+        self.remove(&sources)?;
+        Ok(outcome)
+    }
+
+    fn remove_one(&self, message: MessageRef) -> Result<bool> {
+        let path = self.message_path(message.number);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if std::os::unix::fs::MetadataExt::ino(&meta) == message.ino => {}
+            Ok(_) => return Ok(false),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => return Err(MhError::io("stat", &path, err)),
+        }
+        let result = match self.config.remove_mode {
+            RemoveMode::Unlink => std::fs::remove_file(&path).context("unlink", &path),
+            RemoveMode::Backup => self.rename_to_backup(message.number, &path),
+        };
+        match result {
+            Err(err) if err.io_kind() == Some(io::ErrorKind::NotFound) => Ok(false),
+            Err(err) => Err(err),
+            Ok(()) => Ok(true),
+        }
+    }
+
+    fn rename_to_backup(&self, number: MessageNumber, path: &Path) -> Result<()> {
+        let backup = self.path().join(format!("{BACKUP_PREFIX}{number}"));
+        // rmm replaces an older backup the same way; rename() would also replace it.
+        std::fs::rename(path, &backup).context("rename", path)
+    }
+
+    fn copy_one(&self, target: &Folder, message: MessageRef) -> Result<Option<Copied>> {
+        let (file, identity) = match self.open_message(message.number) {
+            Ok(opened) => opened,
+            Err(MhError::MessageNotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        if identity.ino != message.ino {
+            return Ok(None);
+        }
+        let source_path = self.message_path(message.number);
+        let number = match target.link_next(&source_path) {
+            Ok(number) => number,
+            Err(err) if err.io_kind() == Some(io::ErrorKind::CrossesDevices) => {
+                target.copy_bytes_in(file)?
+            }
+            Err(err) if err.io_kind() == Some(io::ErrorKind::NotFound) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let linked = target.identity(number)?;
+        if linked.ino != identity.ino && linked.dev == identity.dev {
+            // The name was renamed to another file between our open and the link: undo.
+            let _ = std::fs::remove_file(target.message_path(number));
+            return Ok(None);
+        }
+        Ok(Some(Copied {
+            source: message,
+            number,
+            identity: linked,
+        }))
+    }
+
+    /// Copies an open message into a temporary file here and links it to the next number.
+    fn copy_bytes_in(&self, mut source: std::fs::File) -> Result<MessageNumber> {
+        let temp = self.temp_path(TEMP_PREFIX);
+        let result = self.create_message_file(&temp).and_then(|mut file| {
+            io::copy(&mut source, &mut file).context("copy", &temp)?;
+            file.sync_all().context("fsync", &temp)?;
+            self.link_next(&temp)
+        });
+        let _ = std::fs::remove_file(&temp);
+        result
+    }
+}
+
+fn target_changes(requests: &[CopyRequest], copied: &[Copied]) -> Vec<SequenceChange> {
+    let mut by_name: Vec<(SequenceName, NumberSet)> = Vec::new();
+    for copy in copied {
+        let Some(request) = requests.iter().find(|r| r.message == copy.source) else {
+            continue;
+        };
+        for name in &request.sequences {
+            match by_name.iter_mut().find(|(existing, _)| existing == name) {
+                Some((_, numbers)) => numbers.insert(copy.number),
+                None => by_name.push((name.clone(), [copy.number].into_iter().collect())),
+            }
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, numbers)| SequenceChange::add(name, numbers))
+        .collect()
+}
