@@ -1,0 +1,386 @@
+//! The part tree: one pass over the message bytes that records where every header and body
+//! lies (RFC 2045, RFC 2046 §5.1 for multipart boundaries, RFC 2046 §5.2.1 for
+//! `message/rfc822`).
+//!
+//! Boundaries match as Dovecot 2.3 matches them: a line that starts with `--` and a boundary
+//! of the part or of any enclosing multipart ends the current part, whatever follows the
+//! boundary on that line. The line end before a boundary line belongs to the delimiter.
+
+use memchr::memmem;
+
+use crate::content::{ContentInfo, DefaultType};
+use crate::envelope::Envelope;
+use crate::header::{is_empty_line, line_end};
+use crate::served::{ByteRange, ServedSize};
+
+/// Maximum nesting depth of multipart and message parts. A multipart or message part deeper
+/// than this is kept as a single leaf part, so that hostile nesting costs neither stack nor
+/// time. Dovecot 2.3 uses the same limit (`MESSAGE_PARSER_DEFAULT_MAX_NESTED_MIME_PARTS`).
+pub const MAX_NESTING_DEPTH: usize = 100;
+
+/// Maximum number of parts recorded for one message. Parts after the limit stay inside
+/// their enclosing multipart's body, so BODY[] still serves every byte.
+pub const MAX_PARTS: usize = 10_000;
+
+/// Index of a part in [`Analysis::parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartId(pub usize);
+
+/// What a part's body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    /// A body with no recorded structure: text, an attachment, or a multipart or message
+    /// part nested deeper than [`MAX_NESTING_DEPTH`].
+    Leaf,
+    /// A multipart body; its parts are the children (possibly none).
+    Multipart,
+    /// A `message/rfc822` or `message/global` body; its only child is the encapsulated
+    /// message, whose header is that message's header.
+    Message,
+}
+
+/// One entity of the message: the message itself, a body part, or an encapsulated message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The header block in the file, the empty line that ends it included.
+    pub header: ByteRange,
+    /// The body in the file.
+    pub body: ByteRange,
+    /// Served size of the header block.
+    pub header_size: ServedSize,
+    /// Served size of the body.
+    pub body_size: ServedSize,
+    /// The MIME description from the header.
+    pub content: ContentInfo,
+    /// How the body is structured.
+    pub kind: PartKind,
+    /// Parts of a multipart, or the encapsulated message of a message part.
+    pub children: Vec<PartId>,
+    /// The envelope, for the top-level message and encapsulated messages only.
+    pub envelope: Option<Envelope>,
+}
+
+impl Part {
+    /// Returns the served size of header and body together.
+    pub fn total_size(&self) -> ServedSize {
+        add(self.header_size, self.body_size)
+    }
+}
+
+/// The analysis of one message file: every part with its offsets and sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    parts: Vec<Part>,
+    message: ByteRange,
+}
+
+impl Analysis {
+    /// Analyses the raw bytes of one message file. Never fails: malformed structure is read
+    /// as well as it can be, and the result always describes every byte served.
+    pub fn parse(raw: &[u8]) -> Self {
+        let start = from_line_end(raw);
+        let mut parser = Parser {
+            raw,
+            parts: Vec::new(),
+            boundaries: Vec::new(),
+        };
+        parser.entity(start, 0, DefaultType::TextPlain, true);
+        Self {
+            parts: parser.parts,
+            message: ByteRange::new(start, raw.len()),
+        }
+    }
+
+    /// Returns the top-level message entity.
+    pub fn root(&self) -> &Part {
+        &self.parts[0]
+    }
+
+    /// Returns the part with index `id`.
+    pub fn part(&self, id: PartId) -> &Part {
+        &self.parts[id.0]
+    }
+
+    /// Returns every part, the top-level message first, in file order.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// Returns the range of the served message in the file: everything after a leading
+    /// `From ` line.
+    pub fn message_range(&self) -> ByteRange {
+        self.message
+    }
+
+    /// Returns RFC822.SIZE: the octets of the served message.
+    pub fn size(&self) -> u64 {
+        self.root().total_size().octets
+    }
+
+    /// Returns the ENVELOPE of the message.
+    pub fn envelope(&self) -> &Envelope {
+        self.root()
+            .envelope
+            .as_ref()
+            .expect("the root part is a message and always has an envelope")
+    }
+}
+
+/// Returns the offset after a leading mbox `From ` line, or 0 when there is none.
+fn from_line_end(raw: &[u8]) -> usize {
+    if raw.starts_with(b"From ") {
+        line_end(raw, 0)
+    } else {
+        0
+    }
+}
+
+fn add(a: ServedSize, b: ServedSize) -> ServedSize {
+    ServedSize {
+        octets: a.octets + b.octets,
+        lines: a.lines + b.lines,
+    }
+}
+
+/// A boundary line found while scanning a body.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    /// Index in the boundary stack of the boundary that matched.
+    level: usize,
+    is_close: bool,
+    /// Offset of the `--` that starts the line.
+    line_start: usize,
+    /// Offset just past the boundary line.
+    next: usize,
+}
+
+/// Where an entity's body ended and which boundary line ended it, if any.
+#[derive(Debug, Clone, Copy)]
+struct Stop {
+    body_end: usize,
+    hit: Option<Hit>,
+}
+
+struct Parser<'a> {
+    raw: &'a [u8],
+    parts: Vec<Part>,
+    boundaries: Vec<Vec<u8>>,
+}
+
+impl Parser<'_> {
+    /// Parses the entity whose header starts at `start`.
+    fn entity(
+        &mut self,
+        start: usize,
+        depth: usize,
+        default: DefaultType,
+        is_message: bool,
+    ) -> Stop {
+        let (header_end, interrupted) = self.scan_header(start);
+        let header = ByteRange::new(start, header_end);
+        let block = header.slice(self.raw);
+        let content = ContentInfo::from_header(block, default);
+        let id = self.parts.len();
+        self.parts.push(Part {
+            header,
+            body: ByteRange::new(header_end, header_end),
+            header_size: ServedSize::of(self.raw, header),
+            body_size: ServedSize::default(),
+            envelope: is_message.then(|| Envelope::from_header(block)),
+            kind: PartKind::Leaf,
+            children: Vec::new(),
+            content,
+        });
+        if let Some(hit) = interrupted {
+            return Stop {
+                body_end: header_end,
+                hit: Some(hit),
+            };
+        }
+
+        let content = &self.parts[id].content;
+        let can_nest = depth < MAX_NESTING_DEPTH;
+        let (stop, body_size) = if can_nest && content.is_type(b"multipart") {
+            let boundary = content.param(b"boundary").unwrap_or_default().to_vec();
+            let child_default = if content.subtype.eq_ignore_ascii_case(b"digest") {
+                DefaultType::MessageRfc822
+            } else {
+                DefaultType::TextPlain
+            };
+            self.parts[id].kind = PartKind::Multipart;
+            self.multipart(id, header_end, depth, boundary, child_default)
+        } else if can_nest && content.is_encapsulated_message() {
+            self.parts[id].kind = PartKind::Message;
+            let child = self.parts.len();
+            let stop = self.entity(header_end, depth + 1, DefaultType::TextPlain, true);
+            self.parts[id].children.push(PartId(child));
+            (stop, self.parts[child].total_size())
+        } else {
+            let stop = self.scan_body(header_end);
+            let size = ServedSize::of(self.raw, ByteRange::new(header_end, stop.body_end));
+            (stop, size)
+        };
+        let part = &mut self.parts[id];
+        part.body = ByteRange::new(header_end, stop.body_end);
+        part.body_size = body_size;
+        stop
+    }
+
+    /// Parses a multipart body that starts at `body_start`; returns where it ended and its
+    /// served size, computed from the children's sizes and the gaps between them so that
+    /// every byte is counted once.
+    fn multipart(
+        &mut self,
+        id: usize,
+        body_start: usize,
+        depth: usize,
+        boundary: Vec<u8>,
+        child_default: DefaultType,
+    ) -> (Stop, ServedSize) {
+        if boundary.is_empty() {
+            let stop = self.scan_body(body_start);
+            let size = ServedSize::of(self.raw, ByteRange::new(body_start, stop.body_end));
+            return (stop, size);
+        }
+        self.boundaries.push(boundary);
+        let level = self.boundaries.len() - 1;
+        let mut size = ServedSize::default();
+        let mut cursor = body_start;
+        let mut hit = self.next_boundary(body_start);
+        let stop = loop {
+            let Some(current) = hit else {
+                break Stop {
+                    body_end: self.raw.len(),
+                    hit: None,
+                };
+            };
+            if current.level < level {
+                break Stop {
+                    body_end: break_before(self.raw, current.line_start, body_start),
+                    hit: Some(current),
+                };
+            }
+            if current.is_close {
+                // The epilogue runs to the next boundary of an enclosing multipart.
+                self.boundaries.pop();
+                let next = self.next_boundary(current.next);
+                let body_end = next.map_or(self.raw.len(), |next| {
+                    break_before(self.raw, next.line_start, body_start)
+                });
+                size = add(
+                    size,
+                    ServedSize::of(self.raw, ByteRange::new(cursor, body_end)),
+                );
+                return (
+                    Stop {
+                        body_end,
+                        hit: next,
+                    },
+                    size,
+                );
+            }
+            if self.parts.len() >= MAX_PARTS {
+                hit = self.next_boundary(current.next);
+                continue;
+            }
+            let child = self.parts.len();
+            let child_stop = self.entity(current.next, depth + 1, child_default, false);
+            self.parts[id].children.push(PartId(child));
+            let child_part = &self.parts[child];
+            size = add(
+                size,
+                ServedSize::of(self.raw, ByteRange::new(cursor, child_part.header.start)),
+            );
+            size = add(size, child_part.total_size());
+            cursor = child_part.body.end;
+            hit = child_stop.hit;
+        };
+        self.boundaries.pop();
+        size = add(
+            size,
+            ServedSize::of(self.raw, ByteRange::new(cursor, stop.body_end)),
+        );
+        (stop, size)
+    }
+
+    /// Finds the end of a header block that starts at `start`: after its empty line, at the
+    /// end of the file, or at a boundary line (returned as the interruption).
+    fn scan_header(&self, start: usize) -> (usize, Option<Hit>) {
+        let mut line = start;
+        while line < self.raw.len() {
+            let rest = &self.raw[line..];
+            if is_empty_line(rest) {
+                return (line_end(self.raw, line), None);
+            }
+            if rest.starts_with(b"--")
+                && let Some(hit) = self.match_boundary(line)
+            {
+                return (line, Some(hit));
+            }
+            line = line_end(self.raw, line);
+        }
+        (self.raw.len(), None)
+    }
+
+    /// Scans a leaf body from `start` to the next boundary line or the end of the file.
+    fn scan_body(&self, start: usize) -> Stop {
+        match self.next_boundary(start) {
+            Some(hit) => Stop {
+                body_end: break_before(self.raw, hit.line_start, start),
+                hit: Some(hit),
+            },
+            None => Stop {
+                body_end: self.raw.len(),
+                hit: None,
+            },
+        }
+    }
+
+    /// Finds the next line at or after `from` (a line start) that is a boundary line.
+    fn next_boundary(&self, from: usize) -> Option<Hit> {
+        if self.boundaries.iter().all(|boundary| boundary.is_empty()) {
+            return None;
+        }
+        let finder = memmem::Finder::new(b"\n--");
+        let mut line = from;
+        loop {
+            if self.raw[line..].starts_with(b"--")
+                && let Some(hit) = self.match_boundary(line)
+            {
+                return Some(hit);
+            }
+            let offset = finder.find(&self.raw[line..])?;
+            line += offset + 1;
+        }
+    }
+
+    /// Matches the line at `line` (which starts with `--`) against the boundary stack,
+    /// innermost boundary first.
+    fn match_boundary(&self, line: usize) -> Option<Hit> {
+        let rest = &self.raw[line + 2..];
+        let level = (0..self.boundaries.len()).rev().find(|&level| {
+            let boundary = &self.boundaries[level];
+            !boundary.is_empty() && rest.starts_with(boundary)
+        })?;
+        let after = &rest[self.boundaries[level].len()..];
+        Some(Hit {
+            level,
+            is_close: after.starts_with(b"--"),
+            line_start: line,
+            next: line_end(self.raw, line),
+        })
+    }
+}
+
+/// Returns the end of the content before the boundary line at `line_start`: the CRLF or LF
+/// before the line belongs to the delimiter (RFC 2046 §5.1.1). Never before `floor`.
+fn break_before(raw: &[u8], line_start: usize, floor: usize) -> usize {
+    let mut end = line_start;
+    if end > floor && raw[end - 1] == b'\n' {
+        end -= 1;
+        if end > floor && raw[end - 1] == b'\r' {
+            end -= 1;
+        }
+    }
+    end
+}
