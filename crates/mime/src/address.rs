@@ -105,7 +105,7 @@ fn is_atom_byte(byte: u8) -> bool {
     byte > b' ' && byte != 0x7f && !is_special(byte)
 }
 
-/// Words of a phrase and the raw text of a local part read so far.
+/// Words of a phrase and the text of a local part read so far.
 #[derive(Default)]
 struct Words {
     phrase: Vec<Vec<u8>>,
@@ -170,10 +170,9 @@ impl Parser<'_> {
         crate::header::trim(&text).to_vec()
     }
 
-    /// Reads a quoted string after the current `"`, returning the raw text (quotes
-    /// included) and the unescaped content.
-    fn quoted(&mut self) -> (Vec<u8>, Vec<u8>) {
-        let start = self.pos;
+    /// Reads a quoted string after the current `"` and returns its unescaped content. A
+    /// quoted local part is reported without its quotes, as Dovecot 2.3 reports it.
+    fn quoted(&mut self) -> Vec<u8> {
         self.pos += 1;
         let mut value = Vec::new();
         while let Some(byte) = self.peek() {
@@ -189,7 +188,7 @@ impl Parser<'_> {
                 _ => value.push(byte),
             }
         }
-        (self.input[start..self.pos].to_vec(), value)
+        value
     }
 
     fn atom(&mut self) -> Vec<u8> {
@@ -228,8 +227,8 @@ impl Parser<'_> {
                     }
                 }
                 b'"' => {
-                    let (raw, value) = self.quoted();
-                    words.local.extend_from_slice(&raw);
+                    let value = self.quoted();
+                    words.local.extend_from_slice(&value);
                     words.phrase.push(value);
                 }
                 _ if is_atom_byte(byte) => {
@@ -278,7 +277,7 @@ impl Parser<'_> {
                     self.pos += 1;
                     host = self.domain(b">");
                 }
-                b'"' => local.extend_from_slice(&self.quoted().0),
+                b'"' => local.extend_from_slice(&self.quoted()),
                 b'.' => {
                     self.pos += 1;
                     local.push(b'.');

@@ -76,6 +76,11 @@ fn write_multipart(analysis: &Analysis, id: PartId, out: &mut Vec<u8>, extensibl
     out.push(b'(');
     if part.children.is_empty() {
         out.extend_from_slice(EMPTY_PART);
+        if extensible {
+            // The empty part's own extension data: md5, disposition, language, location.
+            out.truncate(out.len() - 1);
+            out.extend_from_slice(b" NIL NIL NIL NIL)");
+        }
     }
     for &child in &part.children {
         write_part(analysis, child, out, extensible);

@@ -283,13 +283,22 @@ impl<'a> Lexer<'a> {
         value
     }
 
+    /// Reads a parameter value. An unquoted value may contain tspecials other than `;`,
+    /// `"` and `(`, because mail such as `boundary==_abc` is common and Dovecot 2.3 reads
+    /// it the same way.
     fn value(&mut self) -> Option<Vec<u8>> {
         self.skip_cfws();
         if self.eat(b'"') {
-            Some(self.quoted())
-        } else {
-            self.token()
+            return Some(self.quoted());
         }
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|byte| byte > b' ' && byte != 0x7f && !b";\"(".contains(&byte))
+        {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| self.input[start..self.pos].to_vec())
     }
 
     fn skip_to_semicolon(&mut self) {
@@ -398,10 +407,12 @@ fn join_segments(group: &[Segment]) -> Parameter {
     Parameter { name, value }
 }
 
+/// Escapes `%` in a plain segment joined to an extended value, as Dovecot 2.3 does; other
+/// bytes are kept so the value stays as received.
 fn percent_escape(out: &mut Vec<u8>, value: &[u8]) {
     for &byte in value {
-        if byte == b'%' || !is_token_byte(byte) || byte >= 0x80 {
-            out.extend_from_slice(format!("%{byte:02X}").as_bytes());
+        if byte == b'%' {
+            out.extend_from_slice(b"%25");
         } else {
             out.push(byte);
         }

@@ -263,9 +263,11 @@ impl Parser<'_> {
             if current.is_close {
                 // The epilogue runs to the next boundary of an enclosing multipart.
                 self.boundaries.pop();
+                // The line end of the close delimiter line is the only line end before a
+                // boundary that follows it at once, so the epilogue is the floor.
                 let next = self.next_boundary(current.next);
                 let body_end = next.map_or(self.raw.len(), |next| {
-                    break_before(self.raw, next.line_start, body_start)
+                    break_before(self.raw, next.line_start, current.next)
                 });
                 size = add(
                     size,
@@ -315,7 +317,7 @@ impl Parser<'_> {
             if rest.starts_with(b"--")
                 && let Some(hit) = self.match_boundary(line)
             {
-                return (line, Some(hit));
+                return (break_before(self.raw, line, start), Some(hit));
             }
             line = line_end(self.raw, line);
         }

@@ -196,6 +196,48 @@ impl Analysis {
         Some(current)
     }
 
+    /// Returns every numbered part with its part number, in file order: what a client can
+    /// name in `BODY[1.2]`. The top-level message has no number and is not listed.
+    pub fn numbered_parts(&self) -> Vec<(Vec<u32>, PartId)> {
+        let mut out = Vec::new();
+        self.number_message(PartId(0), &mut Vec::new(), &mut out);
+        out
+    }
+
+    fn number_message(
+        &self,
+        message: PartId,
+        path: &mut Vec<u32>,
+        out: &mut Vec<(Vec<u32>, PartId)>,
+    ) {
+        let part = self.part(message);
+        if part.kind == PartKind::Multipart {
+            self.number_children(part, path, out);
+        } else {
+            path.push(1);
+            self.number_part(message, path, out);
+            path.pop();
+        }
+    }
+
+    fn number_children(&self, part: &Part, path: &mut Vec<u32>, out: &mut Vec<(Vec<u32>, PartId)>) {
+        for (index, &child) in part.children.iter().enumerate() {
+            path.push(index as u32 + 1);
+            self.number_part(child, path, out);
+            path.pop();
+        }
+    }
+
+    fn number_part(&self, id: PartId, path: &mut Vec<u32>, out: &mut Vec<(Vec<u32>, PartId)>) {
+        out.push((path.clone(), id));
+        let part = self.part(id);
+        match part.kind {
+            PartKind::Multipart => self.number_children(part, path, out),
+            PartKind::Message => self.number_message(part.children[0], path, out),
+            PartKind::Leaf => {}
+        }
+    }
+
     /// Returns HEADER, HEADER.FIELDS or TEXT of the message entity `message`, or `None`
     /// for the whole-part and MIME cases that the caller resolves itself.
     fn message_section(
