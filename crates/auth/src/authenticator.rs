@@ -119,12 +119,7 @@ impl Authenticator {
         password: &Password,
         client: IpAddr,
     ) -> AuthOutcome {
-        if self
-            .lock_limits()
-            .throttle
-            .is_locked(user, client, Instant::now())
-        {
-            info!(user, %client, "login throttled");
+        if self.is_throttled(user, client) {
             return AuthOutcome::Throttled;
         }
 
@@ -143,7 +138,12 @@ impl Authenticator {
             return AuthOutcome::Success(account.clone());
         }
 
-        let is_match = self.check_password(user, password, account.as_ref()).await;
+        let Some(is_match) = self
+            .check_password(user, password, client, account.as_ref())
+            .await
+        else {
+            return AuthOutcome::Throttled;
+        };
         let mut limits = self.lock_limits();
         match account {
             Some(account) if is_match => {
@@ -179,18 +179,25 @@ impl Authenticator {
 
     /// Verifies `password` on a blocking thread, against the dummy hash when `account` is
     /// `None` or its hash cannot be checked, so every failure costs a full check.
+    /// Returns `None` without hashing when the user or client became throttled while this
+    /// check waited for a permit, so a burst of parallel guesses gets at most one round of
+    /// checks past the limit.
     async fn check_password(
         &self,
         user: &str,
         password: &Password,
+        client: IpAddr,
         account: Option<&Account>,
-    ) -> bool {
+    ) -> Option<bool> {
         let permit = self
             .inner
             .checks
             .acquire()
             .await
             .expect("the check semaphore is never closed");
+        if self.is_throttled(user, client) {
+            return None;
+        }
 
         let inner = Arc::clone(&self.inner);
         let user = user.to_owned();
@@ -203,7 +210,16 @@ impl Authenticator {
         .expect("password check panicked");
 
         drop(permit);
-        is_match
+        Some(is_match)
+    }
+
+    fn is_throttled(&self, user: &str, client: IpAddr) -> bool {
+        let now = Instant::now();
+        let is_locked = self.lock_limits().throttle.is_locked(user, client, now);
+        if is_locked {
+            info!(user, %client, "login throttled");
+        }
+        is_locked
     }
 
     fn lock_limits(&self) -> MutexGuard<'_, Limits> {
@@ -407,6 +423,35 @@ mod tests {
             fixture.login("alice", "secret").await,
             AuthOutcome::Success(_)
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_guesses_stop_at_throttle() {
+        let fixture = fixture(&alice_file());
+        let permit = fixture.authenticator.inner.checks.acquire().await.unwrap();
+        let guesses: Vec<_> = (0..2 * MAX_USER_FAILURES)
+            .map(|_| {
+                let authenticator = fixture.authenticator.clone();
+                tokio::spawn(async move {
+                    let password = Password::new("wrong");
+                    authenticator.authenticate("alice", &password, CLIENT).await
+                })
+            })
+            .collect();
+
+        drop(permit);
+        let mut failures = 0;
+        let mut throttled = 0;
+        for guess in guesses {
+            match guess.await.unwrap() {
+                AuthOutcome::Failure => failures += 1,
+                AuthOutcome::Throttled => throttled += 1,
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+
+        assert_eq!(failures, MAX_USER_FAILURES);
+        assert_eq!(throttled, MAX_USER_FAILURES);
     }
 
     #[tokio::test(start_paused = true)]

@@ -119,8 +119,12 @@ impl PasswordFile {
     /// are then dropped, so logins fail until the file is back. The first failure after a
     /// success is logged at error level.
     pub fn reload_if_changed(&self) -> Result<Reload, AuthError> {
+        // The file is read without holding the lock, so lookups do not wait for the I/O.
+        // Two reloads at once both read the file and store the same accounts.
+        let loaded = self.lock_state().identity;
+        let result = self.read_if_changed(loaded);
         let mut state = self.lock_state();
-        match self.read_if_changed(state.identity) {
+        match result {
             Ok(None) => Ok(Reload::Unchanged),
             Ok(Some((identity, accounts))) => {
                 info!(path = %self.path.display(), accounts = accounts.len(), "password file loaded");
