@@ -57,8 +57,21 @@ pub fn write_astring(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// Writes UTF-8 text as a quoted string when it can be one under UTF8=ACCEPT (RFC 9051
+/// allows UTF-8 in quoted strings), else as a literal. Use only toward clients that
+/// enabled UTF8=ACCEPT or IMAP4rev2; others get [`write_string`].
+pub fn write_utf8_string(out: &mut Vec<u8>, value: &str) {
+    let is_quotable_utf8 =
+        value.len() <= MAX_QUOTED_LEN && value.bytes().all(|b| !matches!(b, 0 | b'\r' | b'\n'));
+    if is_quotable_utf8 {
+        write_quoted(out, value.as_bytes());
+    } else {
+        write_literal(out, value.as_bytes());
+    }
+}
+
 /// Writes a quoted string, escaping `"` and `\`. The caller guarantees every byte passes
-/// [`is_quotable`].
+/// [`is_quotable`], or is UTF-8 for a client that accepts it.
 pub fn write_quoted(out: &mut Vec<u8>, value: &[u8]) {
     out.reserve(value.len() + 2);
     out.push(b'"');
