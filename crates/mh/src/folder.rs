@@ -289,6 +289,16 @@ impl Folder {
             if after != before {
                 locked.replace_contents(&after)?;
             }
+            // nmh's non-transactional writers (`folder +F N`, a missing file) truncate the
+            // file without the lock and write what they read earlier once they get it. A
+            // size that is not what this update left means one of them is waiting: let it
+            // write, then apply the change again on top of its content.
+            if !waited && locked.len()? != after.len() as u64 {
+                drop(locked);
+                std::thread::sleep(MID_REWRITE_WAIT);
+                waited = true;
+                continue;
+            }
             return Ok(file);
         }
     }

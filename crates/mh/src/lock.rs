@@ -124,6 +124,12 @@ impl LockedFile {
             .context("ftruncate", &self.path)
     }
 
+    /// Returns the file's current size.
+    pub(crate) fn len(&self) -> Result<u64> {
+        let meta = self.file.metadata().context("fstat", &self.path)?;
+        Ok(meta.len())
+    }
+
     /// Returns the file's modification time.
     pub(crate) fn modified(&self) -> Result<SystemTime> {
         let meta = self.file.metadata().context("fstat", &self.path)?;

@@ -5,6 +5,8 @@
 //! A developer without the program may set `ASIMAPD_SKIP_MISSING_TOOLS=1` to skip such tests
 //! locally; `.ci/run` never sets it.
 
+pub mod nmh;
+
 use std::path::{Path, PathBuf};
 
 /// Environment variable that turns a missing external tool into a skipped test.
