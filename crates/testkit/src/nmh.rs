@@ -157,7 +157,13 @@ impl NmhHome {
         let drop_arg = drop.to_string_lossy().into_owned();
         self.output(
             "inc",
-            &[&format!("+{folder}"), "-file", &drop_arg, "-truncate", "-silent"],
+            &[
+                &format!("+{folder}"),
+                "-file",
+                &drop_arg,
+                "-truncate",
+                "-silent",
+            ],
         )
     }
 }
