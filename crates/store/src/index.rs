@@ -1,0 +1,881 @@
+//! Rows of the index and the statements that read and write them.
+//!
+//! Every write goes through one transaction per operation ([`Index::write`]), so a crash
+//! leaves the index as it was before or after the operation.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use asimapd_mh::{FileIdentity, MessageNumber};
+use asimapd_proto::{ModSeq, Uid, UidValidity};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::error::{Result, StoreError};
+use crate::flags::FlagSet;
+use crate::schema::{open_index, sqlite_error};
+
+/// The highest UID handed out. One below `u32::MAX`, so that UIDNEXT, which is one above the
+/// highest UID, still fits the 32-bit `nz-number` of RFC 9051.
+pub const MAX_UID: u32 = u32::MAX - 1;
+
+/// The identity of a folder directory. A folder removed and created again (`rmf`, then
+/// `folder -create`) gets a new inode or birth time, and its mailbox a new UIDVALIDITY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirIdentity {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Birth time in nanoseconds since the Unix epoch, when the file system records it.
+    pub btime_ns: Option<i64>,
+}
+
+impl DirIdentity {
+    /// Stats the directory at `path`.
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        let btime_ns = meta
+            .created()
+            .ok()
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .map(|since| since.as_nanos() as i64);
+        Ok(DirIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            btime_ns,
+        })
+    }
+}
+
+/// One mailbox's row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Mailbox name (the MH folder name).
+    pub name: String,
+    /// UIDVALIDITY.
+    pub uid_validity: UidValidity,
+    /// UIDNEXT: one above every UID ever handed out in this UIDVALIDITY.
+    pub uid_next: u32,
+    /// HIGHESTMODSEQ (RFC 7162); 1 for a mailbox that never changed.
+    pub highest_modseq: u64,
+    /// True when the user subscribed to the mailbox.
+    pub subscribed: bool,
+    /// The special-use attribute (RFC 6154), such as `\Sent`.
+    pub special_use: Option<String>,
+    /// The folder directory's identity when it was last scanned.
+    pub dir: Option<DirIdentity>,
+    /// The lowest UID that no session has seen as `\Recent` yet.
+    pub recent_uid: u32,
+}
+
+/// The index's record of a message, as listing and synchronising need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRow {
+    /// UID.
+    pub uid: Uid,
+    /// The file's current number.
+    pub number: MessageNumber,
+    /// The file's identity when it was indexed.
+    pub identity: FileIdentity,
+    /// MODSEQ of the last change to the message.
+    pub modseq: u64,
+    /// Flags, keywords kept only in the index included.
+    pub flags: FlagSet,
+}
+
+/// INTERNALDATE: seconds since the Unix epoch, and the zone offset in minutes that APPEND
+/// gave (none for files delivered by others, which are shown in UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InternalDate {
+    /// Seconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Zone offset east of UTC in minutes.
+    pub zone_minutes: Option<i32>,
+}
+
+/// The cached analysis of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageDetails {
+    /// INTERNALDATE.
+    pub internal_date: InternalDate,
+    /// RFC822.SIZE: the size of the message as served, with CRLF line ends.
+    pub rfc822_size: u64,
+    /// The ENVELOPE, encoded as IMAP bytes.
+    pub envelope: Option<Vec<u8>>,
+    /// The extensible BODYSTRUCTURE, encoded as IMAP bytes.
+    pub body_structure: Option<Vec<u8>>,
+}
+
+/// A message row to insert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The row.
+    pub row: MessageRow,
+    /// Its cached analysis.
+    pub details: MessageDetails,
+}
+
+/// Changes to one mailbox, written in one transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailboxUpdate {
+    /// UIDs removed; they are recorded with `modseq` for VANISHED.
+    pub expunged: Vec<Uid>,
+    /// Messages whose file got a new number (or identity) but kept their UID.
+    pub moved: Vec<(Uid, MessageNumber, FileIdentity)>,
+    /// New rows.
+    pub inserted: Vec<NewMessage>,
+    /// New flags of existing messages.
+    pub flags: Vec<(Uid, FlagSet)>,
+    /// The new UIDNEXT.
+    pub uid_next: u32,
+    /// The MODSEQ of every change; becomes HIGHESTMODSEQ. `None` when nothing visible
+    /// changed.
+    pub modseq: Option<ModSeq>,
+}
+
+impl MailboxUpdate {
+    /// Returns true when the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.expunged.is_empty()
+            && self.moved.is_empty()
+            && self.inserted.is_empty()
+            && self.flags.is_empty()
+    }
+}
+
+/// The index file of one user.
+#[derive(Debug)]
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const MAILBOX_COLUMNS: &str = "id, name, uid_validity, uid_next, highest_modseq, subscribed, \
+     special_use, dir_dev, dir_ino, dir_btime_ns, recent_uid";
+
+const MAX_UID_VALIDITY_KEY: &str = "max_uid_validity";
+
+impl Index {
+    /// Opens the index at `path`, creating and migrating it as needed.
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Index {
+            conn: open_index(path)?,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Returns the index file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`), committing when it returns
+    /// `Ok`.
+    pub fn write<T>(&mut self, body: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|err| sqlite_error(&path, err))?;
+        let writer = Writer { tx, path };
+        let value = body(&writer)?;
+        writer
+            .tx
+            .commit()
+            .map_err(|err| sqlite_error(&writer.path, err))?;
+        Ok(value)
+    }
+
+    /// Returns the mailbox named `name`.
+    pub fn mailbox(&self, name: &str) -> Result<Option<MailboxRow>> {
+        let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE name = ?1");
+        self.conn
+            .query_row(&sql, [name], mailbox_from_row)
+            .optional()
+            .map_err(|err| self.error(err))?
+            .transpose()
+            .map_err(|reason| self.corrupt(reason))
+    }
+
+    /// Returns every mailbox, sorted by name.
+    pub fn mailboxes(&self) -> Result<Vec<MailboxRow>> {
+        let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes ORDER BY name");
+        let mut statement = self.conn.prepare(&sql).map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map([], mailbox_from_row)
+            .map_err(|err| self.error(err))?;
+        let mut mailboxes = Vec::new();
+        for row in rows {
+            let row = row.map_err(|err| self.error(err))?;
+            mailboxes.push(row.map_err(|reason| self.corrupt(reason))?);
+        }
+        Ok(mailboxes)
+    }
+
+    /// Returns a mailbox's messages in UID order.
+    pub fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageRow>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, number, dev, ino, size, mtime_ns, btime_ns, modseq, system_flags, \
+                 keywords FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+            )
+            .map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map([mailbox_id], message_from_row)
+            .map_err(|err| self.error(err))?;
+        let mut messages = Vec::new();
+        for row in rows {
+            let row = row.map_err(|err| self.error(err))?;
+            messages.push(row.map_err(|reason| self.corrupt(reason))?);
+        }
+        Ok(messages)
+    }
+
+    /// Returns a message's cached analysis.
+    pub fn details(&self, mailbox_id: i64, uid: Uid) -> Result<Option<MessageDetails>> {
+        self.conn
+            .query_row(
+                "SELECT internal_date, internal_zone, rfc822_size, envelope, body_structure \
+                 FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+                params![mailbox_id, uid.get()],
+                details_from_row,
+            )
+            .optional()
+            .map_err(|err| self.error(err))
+    }
+
+    /// Returns the expunged UIDs of a mailbox with a MODSEQ above `since`, in UID order.
+    pub fn expunged_since(&self, mailbox_id: i64, since: u64) -> Result<Vec<(Uid, u64)>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, modseq FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 \
+                 ORDER BY uid",
+            )
+            .map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map(params![mailbox_id, since as i64], |row| {
+                Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(|err| self.error(err))?;
+        let mut expunged = Vec::new();
+        for row in rows {
+            let (uid, modseq) = row.map_err(|err| self.error(err))?;
+            let uid = Uid::new(uid).ok_or_else(|| self.corrupt("expunged UID 0".into()))?;
+            expunged.push((uid, modseq as u64));
+        }
+        Ok(expunged)
+    }
+
+    /// Returns the highest UIDVALIDITY ever issued from this index (0 when none was).
+    pub fn max_uid_validity(&self) -> Result<u32> {
+        let value: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [MAX_UID_VALIDITY_KEY],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|err| self.error(err))?;
+        Ok(value.unwrap_or(0) as u32)
+    }
+
+    /// Returns the value stored under a `meta` key.
+    pub fn meta(&self, key: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|err| self.error(err))
+    }
+
+    fn error(&self, source: rusqlite::Error) -> StoreError {
+        sqlite_error(&self.path, source)
+    }
+
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+/// An open write transaction.
+#[derive(Debug)]
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+    path: PathBuf,
+}
+
+impl Writer<'_> {
+    /// Issues a UIDVALIDITY larger than any issued before from this index: the current time
+    /// in seconds, or one above the highest issued value when the clock is behind it.
+    pub fn issue_uid_validity(&self, now: SystemTime) -> Result<UidValidity> {
+        let seconds = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let highest = self.max_uid_validity()?;
+        let value = seconds.max(u64::from(highest) + 1);
+        let value = u32::try_from(value)
+            .ok()
+            .and_then(UidValidity::new)
+            .ok_or_else(|| self.corrupt(format!("UIDVALIDITY {value} exceeds 32 bits")))?;
+        self.set_meta(MAX_UID_VALIDITY_KEY, i64::from(value.get()))?;
+        Ok(value)
+    }
+
+    /// Records that a UIDVALIDITY was used (an imported one), so that later ones are larger.
+    pub fn note_uid_validity(&self, value: UidValidity) -> Result<()> {
+        if value.get() > self.max_uid_validity()? {
+            self.set_meta(MAX_UID_VALIDITY_KEY, i64::from(value.get()))?;
+        }
+        Ok(())
+    }
+
+    /// Stores a value under a `meta` key.
+    pub fn set_meta(&self, key: &str, value: i64) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Inserts a mailbox and returns its row. UIDNEXT and HIGHESTMODSEQ start at 1.
+    pub fn insert_mailbox(
+        &self,
+        name: &str,
+        uid_validity: UidValidity,
+        dir: Option<DirIdentity>,
+    ) -> Result<MailboxRow> {
+        self.tx
+            .execute(
+                "INSERT INTO mailboxes (name, uid_validity, uid_next, highest_modseq, dir_dev, \
+                 dir_ino, dir_btime_ns) VALUES (?1, ?2, 1, 1, ?3, ?4, ?5)",
+                params![
+                    name,
+                    uid_validity.get(),
+                    dir.map(|d| d.dev as i64),
+                    dir.map(|d| d.ino as i64),
+                    dir.and_then(|d| d.btime_ns),
+                ],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(MailboxRow {
+            id: self.tx.last_insert_rowid(),
+            name: name.to_owned(),
+            uid_validity,
+            uid_next: 1,
+            highest_modseq: 1,
+            subscribed: false,
+            special_use: None,
+            dir,
+            recent_uid: 1,
+        })
+    }
+
+    /// Deletes a mailbox with its messages and expunged UIDs.
+    pub fn delete_mailbox(&self, id: i64) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM mailboxes WHERE id = ?1", [id])
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Renames a mailbox, and every mailbox below it (`from/...` becomes `to/...`).
+    pub fn rename_mailbox(&self, from: &str, to: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE mailboxes SET name = ?2 || substr(name, length(?1) + 1) \
+                 WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
+                params![from, to],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Sets the subscription flag.
+    pub fn set_subscribed(&self, id: i64, subscribed: bool) -> Result<()> {
+        self.update_mailbox_column(id, "subscribed", &subscribed)
+    }
+
+    /// Sets the special-use attribute.
+    pub fn set_special_use(&self, id: i64, special_use: Option<&str>) -> Result<()> {
+        self.update_mailbox_column(id, "special_use", &special_use)
+    }
+
+    /// Sets the lowest UID not yet seen as `\Recent`.
+    pub fn set_recent_uid(&self, id: i64, recent_uid: u32) -> Result<()> {
+        self.update_mailbox_column(id, "recent_uid", &recent_uid)
+    }
+
+    /// Starts a mailbox over under a new UIDVALIDITY: drops its messages and expunged UIDs,
+    /// resets UIDNEXT, HIGHESTMODSEQ and `\Recent`, and records the directory's identity.
+    pub fn reset_mailbox(
+        &self,
+        id: i64,
+        uid_validity: UidValidity,
+        dir: Option<DirIdentity>,
+    ) -> Result<()> {
+        let statements = [
+            "DELETE FROM messages WHERE mailbox_id = ?1",
+            "DELETE FROM expunged WHERE mailbox_id = ?1",
+        ];
+        for sql in statements {
+            self.tx.execute(sql, [id]).map_err(|err| self.error(err))?;
+        }
+        self.tx
+            .execute(
+                "UPDATE mailboxes SET uid_validity = ?2, uid_next = 1, highest_modseq = 1, \
+                 recent_uid = 1, dir_dev = ?3, dir_ino = ?4, dir_btime_ns = ?5 WHERE id = ?1",
+                params![
+                    id,
+                    uid_validity.get(),
+                    dir.map(|d| d.dev as i64),
+                    dir.map(|d| d.ino as i64),
+                    dir.and_then(|d| d.btime_ns),
+                ],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Sets UIDNEXT of an imported mailbox.
+    pub fn set_uid_next(&self, id: i64, uid_next: u32) -> Result<()> {
+        self.update_mailbox_column(id, "uid_next", &uid_next)
+    }
+
+    /// Writes a mailbox update: removes expunged rows and records their UIDs, moves,
+    /// inserts, changes flags, and raises UIDNEXT and HIGHESTMODSEQ. UIDNEXT never goes
+    /// down, whatever the update says.
+    pub fn apply(&self, mailbox_id: i64, update: &MailboxUpdate) -> Result<()> {
+        let modseq = update.modseq.map_or(0, ModSeq::get) as i64;
+        self.expunge_rows(mailbox_id, &update.expunged, modseq)?;
+        self.move_rows(mailbox_id, &update.moved)?;
+        for message in &update.inserted {
+            self.insert_message(mailbox_id, message)?;
+        }
+        self.update_flags(mailbox_id, &update.flags, modseq)?;
+        self.tx
+            .execute(
+                "UPDATE mailboxes SET uid_next = max(uid_next, ?2), \
+                 highest_modseq = max(highest_modseq, ?3) WHERE id = ?1",
+                params![mailbox_id, update.uid_next, modseq],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    fn expunge_rows(&self, mailbox_id: i64, uids: &[Uid], modseq: i64) -> Result<()> {
+        let mut delete = self
+            .tx
+            .prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
+            .map_err(|err| self.error(err))?;
+        let mut record = self
+            .tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(|err| self.error(err))?;
+        for uid in uids {
+            delete
+                .execute(params![mailbox_id, uid.get()])
+                .map_err(|err| self.error(err))?;
+            record
+                .execute(params![mailbox_id, uid.get(), modseq])
+                .map_err(|err| self.error(err))?;
+        }
+        Ok(())
+    }
+
+    fn move_rows(
+        &self,
+        mailbox_id: i64,
+        moved: &[(Uid, MessageNumber, FileIdentity)],
+    ) -> Result<()> {
+        let mut statement = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET number = ?3, dev = ?4, ino = ?5, size = ?6, mtime_ns = ?7, \
+                 btime_ns = ?8 WHERE mailbox_id = ?1 AND uid = ?2",
+            )
+            .map_err(|err| self.error(err))?;
+        for (uid, number, identity) in moved {
+            statement
+                .execute(params![
+                    mailbox_id,
+                    uid.get(),
+                    number.get(),
+                    identity.dev as i64,
+                    identity.ino as i64,
+                    identity.size as i64,
+                    identity.mtime_ns as i64,
+                    identity.btime_ns.map(|ns| ns as i64),
+                ])
+                .map_err(|err| self.error(err))?;
+        }
+        Ok(())
+    }
+
+    fn insert_message(&self, mailbox_id: i64, message: &NewMessage) -> Result<()> {
+        let NewMessage { row, details } = message;
+        let mut statement = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO messages (mailbox_id, uid, number, dev, ino, size, mtime_ns, \
+                 btime_ns, internal_date, internal_zone, rfc822_size, modseq, system_flags, \
+                 keywords, envelope, body_structure) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )
+            .map_err(|err| self.error(err))?;
+        statement
+            .execute(params![
+                mailbox_id,
+                row.uid.get(),
+                row.number.get(),
+                row.identity.dev as i64,
+                row.identity.ino as i64,
+                row.identity.size as i64,
+                row.identity.mtime_ns as i64,
+                row.identity.btime_ns.map(|ns| ns as i64),
+                details.internal_date.timestamp,
+                details.internal_date.zone_minutes,
+                details.rfc822_size as i64,
+                row.modseq as i64,
+                row.flags.system_bits(),
+                row.flags.stored_keywords(),
+                details.envelope,
+                details.body_structure,
+            ])
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    fn update_flags(&self, mailbox_id: i64, flags: &[(Uid, FlagSet)], modseq: i64) -> Result<()> {
+        let mut statement = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = max(modseq, ?5) \
+                 WHERE mailbox_id = ?1 AND uid = ?2",
+            )
+            .map_err(|err| self.error(err))?;
+        for (uid, set) in flags {
+            statement
+                .execute(params![
+                    mailbox_id,
+                    uid.get(),
+                    set.system_bits(),
+                    set.stored_keywords(),
+                    modseq
+                ])
+                .map_err(|err| self.error(err))?;
+        }
+        Ok(())
+    }
+
+    fn max_uid_validity(&self) -> Result<u32> {
+        let value: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [MAX_UID_VALIDITY_KEY],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|err| self.error(err))?;
+        Ok(value.unwrap_or(0) as u32)
+    }
+
+    fn update_mailbox_column(
+        &self,
+        id: i64,
+        column: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<()> {
+        let sql = format!("UPDATE mailboxes SET {column} = ?2 WHERE id = ?1");
+        self.tx
+            .execute(&sql, params![id, value])
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    fn error(&self, source: rusqlite::Error) -> StoreError {
+        sqlite_error(&self.path, source)
+    }
+
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+type Decoded<T> = std::result::Result<T, String>;
+
+fn mailbox_from_row(row: &Row<'_>) -> rusqlite::Result<Decoded<MailboxRow>> {
+    let uid_validity: u32 = row.get(2)?;
+    let dev: Option<i64> = row.get(7)?;
+    let ino: Option<i64> = row.get(8)?;
+    let dir = dev.zip(ino).map(|(dev, ino)| DirIdentity {
+        dev: dev as u64,
+        ino: ino as u64,
+        btime_ns: None,
+    });
+    let btime_ns: Option<i64> = row.get(9)?;
+    let name: String = row.get(1)?;
+    let Some(uid_validity) = UidValidity::new(uid_validity) else {
+        return Ok(Err(format!("mailbox {name} has UIDVALIDITY 0")));
+    };
+    Ok(Ok(MailboxRow {
+        id: row.get(0)?,
+        name,
+        uid_validity,
+        uid_next: row.get(3)?,
+        highest_modseq: row.get::<_, i64>(4)? as u64,
+        subscribed: row.get(5)?,
+        special_use: row.get(6)?,
+        dir: dir.map(|dir| DirIdentity { btime_ns, ..dir }),
+        recent_uid: row.get(10)?,
+    }))
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Decoded<MessageRow>> {
+    let uid: u32 = row.get(0)?;
+    let number: u32 = row.get(1)?;
+    let identity = FileIdentity {
+        dev: row.get::<_, i64>(2)? as u64,
+        ino: row.get::<_, i64>(3)? as u64,
+        size: row.get::<_, i64>(4)? as u64,
+        mtime_ns: i128::from(row.get::<_, i64>(5)?),
+        btime_ns: row.get::<_, Option<i64>>(6)?.map(i128::from),
+    };
+    let modseq = row.get::<_, i64>(7)? as u64;
+    let flags = FlagSet::from_stored(row.get(8)?, &row.get::<_, String>(9)?);
+    let (Some(uid), Some(number)) = (Uid::new(uid), MessageNumber::new(number)) else {
+        return Ok(Err(format!(
+            "message row with UID {uid} and number {number}"
+        )));
+    };
+    Ok(Ok(MessageRow {
+        uid,
+        number,
+        identity,
+        modseq,
+        flags,
+    }))
+}
+
+fn details_from_row(row: &Row<'_>) -> rusqlite::Result<MessageDetails> {
+    Ok(MessageDetails {
+        internal_date: InternalDate {
+            timestamp: row.get(0)?,
+            zone_minutes: row.get(1)?,
+        },
+        rfc822_size: row.get::<_, i64>(2)? as u64,
+        envelope: row.get(3)?,
+        body_structure: row.get(4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn open() -> (tempfile::TempDir, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join(crate::schema::INDEX_FILE)).unwrap();
+        (dir, index)
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn uid(value: u32) -> Uid {
+        Uid::new(value).unwrap()
+    }
+
+    fn sample(uid_value: u32, number: u32) -> NewMessage {
+        NewMessage {
+            row: MessageRow {
+                uid: uid(uid_value),
+                number: MessageNumber::new(number).unwrap(),
+                identity: FileIdentity {
+                    dev: 1,
+                    ino: 100 + u64::from(number),
+                    size: 10,
+                    mtime_ns: 5,
+                    btime_ns: Some(4),
+                },
+                modseq: 2,
+                flags: FlagSet::from_stored(1, "work $Junk"),
+            },
+            details: MessageDetails {
+                internal_date: InternalDate {
+                    timestamp: 1_700_000_000,
+                    zone_minutes: Some(-300),
+                },
+                rfc822_size: 12,
+                envelope: Some(b"(NIL)".to_vec()),
+                body_structure: None,
+            },
+        }
+    }
+
+    #[test]
+    fn uid_validity_follows_the_clock() {
+        let (_dir, mut index) = open();
+        let value = index
+            .write(|w| w.issue_uid_validity(at(1_800_000_000)))
+            .unwrap();
+        assert_eq!(value.get(), 1_800_000_000);
+    }
+
+    #[test]
+    fn uid_validity_grows_when_clock_goes_back() {
+        let (_dir, mut index) = open();
+        let first = index
+            .write(|w| w.issue_uid_validity(at(1_800_000_000)))
+            .unwrap();
+        let second = index
+            .write(|w| w.issue_uid_validity(at(1_700_000_000)))
+            .unwrap();
+        let third = index
+            .write(|w| w.issue_uid_validity(at(1_800_000_000)))
+            .unwrap();
+        assert!(second > first);
+        assert!(third > second);
+        assert_eq!(index.max_uid_validity().unwrap(), third.get());
+    }
+
+    #[test]
+    fn imported_uid_validity_raises_the_floor() {
+        let (_dir, mut index) = open();
+        index
+            .write(|w| w.note_uid_validity(UidValidity::new(2_000_000_000).unwrap()))
+            .unwrap();
+        let next = index
+            .write(|w| w.issue_uid_validity(at(1_800_000_000)))
+            .unwrap();
+        assert_eq!(next.get(), 2_000_000_001);
+    }
+
+    #[test]
+    fn update_round_trips_rows() {
+        let (_dir, mut index) = open();
+        let validity = UidValidity::new(9).unwrap();
+        let mailbox = index
+            .write(|w| w.insert_mailbox("inbox", validity, None))
+            .unwrap();
+        let update = MailboxUpdate {
+            inserted: vec![sample(1, 1), sample(2, 2)],
+            uid_next: 3,
+            modseq: ModSeq::new(2),
+            ..MailboxUpdate::default()
+        };
+        index.write(|w| w.apply(mailbox.id, &update)).unwrap();
+
+        let rows = index.messages(mailbox.id).unwrap();
+        assert_eq!(rows, vec![sample(1, 1).row, sample(2, 2).row]);
+        let details = index.details(mailbox.id, uid(2)).unwrap().unwrap();
+        assert_eq!(details, sample(2, 2).details);
+        let stored = index.mailbox("inbox").unwrap().unwrap();
+        assert_eq!(stored.uid_next, 3);
+        assert_eq!(stored.highest_modseq, 2);
+    }
+
+    #[test]
+    fn expunge_records_vanished_uids() {
+        let (_dir, mut index) = open();
+        let validity = UidValidity::new(9).unwrap();
+        let mailbox = index
+            .write(|w| w.insert_mailbox("inbox", validity, None))
+            .unwrap();
+        let insert = MailboxUpdate {
+            inserted: vec![sample(1, 1), sample(2, 2)],
+            uid_next: 3,
+            modseq: ModSeq::new(2),
+            ..MailboxUpdate::default()
+        };
+        index.write(|w| w.apply(mailbox.id, &insert)).unwrap();
+        let expunge = MailboxUpdate {
+            expunged: vec![uid(1)],
+            uid_next: 3,
+            modseq: ModSeq::new(3),
+            ..MailboxUpdate::default()
+        };
+        index.write(|w| w.apply(mailbox.id, &expunge)).unwrap();
+
+        assert_eq!(index.messages(mailbox.id).unwrap().len(), 1);
+        assert_eq!(
+            index.expunged_since(mailbox.id, 2).unwrap(),
+            vec![(uid(1), 3)]
+        );
+        assert!(index.expunged_since(mailbox.id, 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn uid_next_never_goes_down() {
+        let (_dir, mut index) = open();
+        let validity = UidValidity::new(9).unwrap();
+        let mailbox = index
+            .write(|w| w.insert_mailbox("inbox", validity, None))
+            .unwrap();
+        let raise = MailboxUpdate {
+            uid_next: 50,
+            ..MailboxUpdate::default()
+        };
+        index.write(|w| w.apply(mailbox.id, &raise)).unwrap();
+        let lower = MailboxUpdate {
+            uid_next: 10,
+            ..MailboxUpdate::default()
+        };
+        index.write(|w| w.apply(mailbox.id, &lower)).unwrap();
+        assert_eq!(index.mailbox("inbox").unwrap().unwrap().uid_next, 50);
+    }
+
+    #[test]
+    fn rename_moves_children() {
+        let (_dir, mut index) = open();
+        let validity = UidValidity::new(9).unwrap();
+        index
+            .write(|w| {
+                w.insert_mailbox("a", validity, None)?;
+                w.insert_mailbox("a/b", validity, None)?;
+                w.insert_mailbox("ab", validity, None)?;
+                w.rename_mailbox("a", "x")
+            })
+            .unwrap();
+        let names: Vec<String> = index
+            .mailboxes()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, vec!["ab", "x", "x/b"]);
+    }
+
+    #[test]
+    fn failed_transaction_leaves_no_trace() {
+        let (_dir, mut index) = open();
+        let validity = UidValidity::new(9).unwrap();
+        let result: Result<()> = index.write(|w| {
+            w.insert_mailbox("inbox", validity, None)?;
+            Err(StoreError::MailboxNotFound { name: "x".into() })
+        });
+        assert!(result.is_err());
+        assert!(index.mailbox("inbox").unwrap().is_none());
+    }
+}
