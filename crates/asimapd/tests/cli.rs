@@ -40,7 +40,10 @@ fn help_lists_every_option_variable_and_default() {
     let output = asimapd(dir.path(), &["--help"], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     // Help is wrapped to the terminal width, so compare with whitespace runs folded.
-    let help = stdout(&output).split_whitespace().collect::<Vec<_>>().join(" ");
+    let help = stdout(&output)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let expected = [
         ("--address", "ADDRESS", "0.0.0.0"),
         ("--port", "PORT", "993"),
@@ -202,5 +205,64 @@ fn dotenv_invalid_value_names_variable() {
         stderr(&output).contains("environment variable DEBUG"),
         "{}",
         stderr(&output)
+    );
+}
+
+#[test]
+fn log_config_file_receives_startup_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = tls_files(dir.path());
+    let log = dir.path().join("asimapd.log");
+    let log_config = dir.path().join("log.json");
+    let document = format!(
+        r#"{{"version": 1,
+            "formatters": {{"f": {{"format": "%(levelname)s %(name)s %(message)s"}}}},
+            "handlers": {{"file": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "f"}}}},
+            "loggers": {{"asimap": {{"level": "INFO", "handlers": ["file"]}}}}}}"#,
+        log.display()
+    );
+    std::fs::write(&log_config, document).unwrap();
+    let output = asimapd(
+        dir.path(),
+        &[
+            &format!("--log-config={}", log_config.display()),
+            "--port=4993",
+        ],
+        &[("SSL_CERT", &cert), ("SSL_KEY", &key)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        written.starts_with("INFO asimap.asimapd asimapd "),
+        "{written}"
+    );
+    assert!(written.contains("port 4993"), "{written}");
+    assert!(
+        stdout(&output).is_empty(),
+        "nothing goes to stdout: {}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn missing_log_config_is_reported_and_default_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = tls_files(dir.path());
+    let missing = dir.path().join("missing.json");
+    let output = asimapd(
+        dir.path(),
+        &[&format!("--log-config={}", missing.display())],
+        &[("SSL_CERT", &cert), ("SSL_KEY", &key)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("configuration valid"),
+        "{}",
+        stdout(&output)
     );
 }
