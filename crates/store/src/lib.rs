@@ -9,6 +9,7 @@
 mod error;
 mod flags;
 mod index;
+mod reconcile;
 mod schema;
 
 pub use error::{Result, StoreError};
@@ -17,4 +18,5 @@ pub use index::{
     DirIdentity, Index, InternalDate, MAX_UID, MailboxRow, MailboxUpdate, MessageDetails,
     MessageRow, NewMessage, Writer,
 };
+pub use reconcile::{AddedMessage, DiskMessage, Plan, ReconcileError, reconcile};
 pub use schema::{BUSY_TIMEOUT, INDEX_FILE, SCHEMA_VERSION, open_index, schema_version};
