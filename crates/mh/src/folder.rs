@@ -193,7 +193,7 @@ impl Folder {
     pub fn snapshot(&self) -> Result<Snapshot> {
         let mut waited = false;
         loop {
-            let lock = self.lock(LockMode::Read)?;
+            let lock = self.lock_if_enabled(LockMode::Read)?;
             let public = match &lock {
                 Some(locked) => locked.read_all()?,
                 None => Vec::new(),
@@ -225,7 +225,7 @@ impl Folder {
 
     /// Reads the sequences under the read lock (without listing the directory).
     pub fn sequences(&self) -> Result<Sequences> {
-        let public = match self.lock(LockMode::Read)? {
+        let public = match self.lock_if_enabled(LockMode::Read)? {
             Some(locked) => SequencesFile::parse(&locked.read_all()?),
             None => SequencesFile::default(),
         };
@@ -313,6 +313,15 @@ impl Folder {
             });
         }
         LockedFile::lock(&path, mode, &self.config.lock, self.config.msg_protect)
+    }
+
+    /// Takes the lock as [`Folder::lock`] does, or returns `None` when public sequences are
+    /// turned off.
+    pub(crate) fn lock_if_enabled(&self, mode: LockMode) -> Result<Option<LockedFile>> {
+        match self.sequences_path() {
+            Some(_) => self.lock(mode),
+            None => Ok(None),
+        }
     }
 
     /// Waits until nobody holds the `.mh_sequences` lock, by taking the write lock and

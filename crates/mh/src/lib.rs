@@ -79,4 +79,4 @@ pub use sequences::{
     MAX_SEQUENCE_NAME_LEN, SequenceChange, SequenceName, SequenceOp, SequencesFile,
 };
 pub use settle::{SETTLE_INTERVAL, SettleWatch};
-pub use transfer::{Copied, CopyRequest, Removed, Transferred};
+pub use transfer::{Copied, CopyRequest, KnownMessage, Removed, Transferred};

@@ -364,3 +364,85 @@ fn dot_lock_is_stale(lock_path: &Path) -> bool {
             .is_some_and(|age| age > DOT_LOCK_STALE_AGE),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(file_locking: bool, data_locking: DataLocking) -> LockPolicy {
+        LockPolicy {
+            file_locking,
+            data_locking,
+            timeout: Duration::from_millis(200),
+        }
+    }
+
+    #[test]
+    fn held_lock_is_seen_by_other_descriptors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".mh_sequences");
+        std::fs::write(&path, b"cur: 1\n").unwrap();
+        assert!(!is_locked_by_other(&path).unwrap());
+        let held = LockedFile::lock(
+            &path,
+            LockMode::Read,
+            &policy(true, DataLocking::Fcntl),
+            0o600,
+        )
+        .unwrap();
+        assert!(is_locked_by_other(&path).unwrap());
+        drop(held);
+        assert!(!is_locked_by_other(&path).unwrap());
+    }
+
+    #[test]
+    fn write_lock_times_out_while_another_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".mh_sequences");
+        for policy in [
+            policy(true, DataLocking::Fcntl),
+            policy(false, DataLocking::Fcntl),
+        ] {
+            let held = LockedFile::lock(&path, LockMode::Write, &policy, 0o600).unwrap();
+            let second = LockedFile::lock(&path, LockMode::Write, &policy, 0o600);
+            assert!(
+                matches!(second, Err(MhError::LockTimeout { .. })),
+                "{policy:?}"
+            );
+            drop(held);
+            assert!(LockedFile::lock(&path, LockMode::Write, &policy, 0o600).is_ok());
+        }
+    }
+
+    #[test]
+    fn read_lock_on_missing_file_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".mh_sequences");
+        let lock = LockedFile::lock(
+            &path,
+            LockMode::Read,
+            &policy(true, DataLocking::Fcntl),
+            0o600,
+        );
+        assert!(lock.unwrap().is_none());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn stale_dot_lock_of_dead_process_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".mh_sequences");
+        // PID 0x7fff_fff0 is above Linux's pid_max, so no such process exists.
+        std::fs::write(dir.path().join(".mh_sequences.lock"), b"2147483632\n").unwrap();
+        let locked = LockedFile::lock(
+            &path,
+            LockMode::Write,
+            &policy(true, DataLocking::Dot),
+            0o600,
+        )
+        .unwrap();
+        assert!(dir.path().join(".mh_sequences.lock").exists());
+        drop(locked);
+        assert!(!dir.path().join(".mh_sequences.lock").exists());
+    }
+}

@@ -5,28 +5,39 @@ use std::path::Path;
 
 use crate::append::TEMP_PREFIX;
 use crate::error::{IoContext, MhError, Result};
-use crate::folder::{Folder, MessageRef};
+use crate::folder::Folder;
 use crate::identity::FileIdentity;
 use crate::lock::LockMode;
 use crate::number::{MessageNumber, NumberSet};
 use crate::profile::{BACKUP_PREFIX, RemoveMode};
 use crate::sequences::{SequenceChange, SequenceName, SequencesFile};
 
+/// A message as the caller last saw it: its number and the identity of its file then.
+/// Operations check the identity again before touching the file, because nmh may have
+/// renumbered the folder or put another message under the number since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KnownMessage {
+    /// The message number.
+    pub number: MessageNumber,
+    /// The file's identity when the caller saw it.
+    pub identity: FileIdentity,
+}
+
 /// What [`Folder::remove`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Removed {
     /// Messages removed.
-    pub removed: Vec<MessageRef>,
-    /// Messages that were already gone, or whose number now names another file (nmh
-    /// renumbered or replaced them); they were left alone.
-    pub missing: Vec<MessageRef>,
+    pub removed: Vec<KnownMessage>,
+    /// Messages that were already gone, or whose number now names another file or changed
+    /// content (nmh renumbered, replaced or rewrote them); they were left alone.
+    pub missing: Vec<KnownMessage>,
 }
 
 /// A message to copy, with the sequences it gets in the target folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopyRequest {
     /// The message in the source folder.
-    pub message: MessageRef,
+    pub message: KnownMessage,
     /// Sequences to add the copy to.
     pub sequences: Vec<SequenceName>,
 }
@@ -35,7 +46,7 @@ pub struct CopyRequest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Copied {
     /// The message in the source folder.
-    pub source: MessageRef,
+    pub source: KnownMessage,
     /// Its number in the target folder.
     pub number: MessageNumber,
     /// The identity of the target file. A hard link shares the source's inode.
@@ -48,21 +59,19 @@ pub struct Transferred {
     /// Messages copied, in request order.
     pub copied: Vec<Copied>,
     /// Source messages that were gone or replaced; nothing was copied for them.
-    pub missing: Vec<MessageRef>,
+    pub missing: Vec<KnownMessage>,
 }
 
 impl Folder {
     /// Removes messages under the `.mh_sequences` write lock and drops their numbers from
     /// every public sequence (but `cur`, as `rmm` does) in the same locked update. A message
-    /// is removed only when its number still names the inode the caller listed. Removal is
+    /// is removed only when its number still names a file with the identity the caller knew
+    /// (inode numbers alone are reused at once). Removal is
     /// `unlink(N)` or `rename(N, ",N")` as the mail root's [`RemoveMode`] says. Numbers are
     /// never changed.
-    pub fn remove(&self, messages: &[MessageRef]) -> Result<Removed> {
+    pub fn remove(&self, messages: &[KnownMessage]) -> Result<Removed> {
         let mut outcome = Removed::default();
-        let locked = match self.sequences_path() {
-            Some(_) => self.lock(LockMode::Write)?,
-            None => None,
-        };
+        let locked = self.lock_if_enabled(LockMode::Write)?;
         for &message in messages {
             if self.remove_one(message)? {
                 outcome.removed.push(message);
@@ -86,7 +95,8 @@ impl Folder {
     /// Copies messages into `target` by hard link (by copying the bytes when the folders are
     /// on different file systems), each under the next free number there, then adds the
     /// requested sequences in one short lock on the target. No lock on this folder is held
-    /// meanwhile; a message whose number no longer names the listed inode is reported missing.
+    /// meanwhile; a message whose number no longer names the file the caller knew is reported
+    /// missing.
     pub fn copy_to(&self, target: &Folder, requests: &[CopyRequest]) -> Result<Transferred> {
         let mut outcome = Transferred::default();
         target.wait_for_lock_holders()?;
@@ -108,15 +118,15 @@ impl Folder {
     /// same time.
     pub fn move_to(&self, target: &Folder, requests: &[CopyRequest]) -> Result<Transferred> {
         let outcome = self.copy_to(target, requests)?;
-        let sources: Vec<MessageRef> = outcome.copied.iter().map(|c| c.source).collect();
+        let sources: Vec<KnownMessage> = outcome.copied.iter().map(|c| c.source).collect();
         self.remove(&sources)?;
         Ok(outcome)
     }
 
-    fn remove_one(&self, message: MessageRef) -> Result<bool> {
+    fn remove_one(&self, message: KnownMessage) -> Result<bool> {
         let path = self.message_path(message.number);
         match std::fs::symlink_metadata(&path) {
-            Ok(meta) if std::os::unix::fs::MetadataExt::ino(&meta) == message.ino => {}
+            Ok(meta) if FileIdentity::from_metadata(&meta).is_same_message(&message.identity) => {}
             Ok(_) => return Ok(false),
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(err) => return Err(MhError::io("stat", &path, err)),
@@ -138,13 +148,13 @@ impl Folder {
         std::fs::rename(path, &backup).context("rename", path)
     }
 
-    fn copy_one(&self, target: &Folder, message: MessageRef) -> Result<Option<Copied>> {
+    fn copy_one(&self, target: &Folder, message: KnownMessage) -> Result<Option<Copied>> {
         let (file, identity) = match self.open_message(message.number) {
             Ok(opened) => opened,
             Err(MhError::MessageNotFound { .. }) => return Ok(None),
             Err(err) => return Err(err),
         };
-        if identity.ino != message.ino {
+        if !identity.is_same_message(&message.identity) {
             return Ok(None);
         }
         let source_path = self.message_path(message.number);

@@ -1,0 +1,477 @@
+//! The crate's file formats and folder operations checked against the real nmh commands.
+
+mod common;
+
+use std::io::Cursor;
+use std::os::unix::fs::MetadataExt;
+
+use asimapd_mh::{
+    CopyRequest, KnownMessage, MailRoot, MhError, NumberSet, Profile, RemoveMode, SequenceChange,
+};
+use asimapd_testkit::nmh::message;
+use common::{assert_layout_clean, ids_of, num, setup};
+
+fn numbers(values: impl IntoIterator<Item = u32>) -> NumberSet {
+    values.into_iter().map(num).collect()
+}
+
+#[test]
+fn sequences_round_trip_byte_for_byte_except_changed() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("trip", 3000);
+    let folder_arg = "+trip";
+    // nmh writes one long line for 1500 scattered numbers, and keeps cur first.
+    let odd: Vec<String> = (1..=3000).step_by(2).map(|n| n.to_string()).collect();
+    let mut args = vec![folder_arg];
+    args.extend(odd.iter().map(String::as_str));
+    args.extend(["-seq", "odd", "-add"]);
+    env.home.run("mark", &args);
+    env.home
+        .run("mark", &[folder_arg, "2", "4", "-seq", "flagged", "-add"]);
+    env.home.run("folder", &[folder_arg, "7", "-fast"]);
+    env.home.run(
+        "mark",
+        &[folder_arg, "1", "3", "-seq", "privseq", "-add", "-nopublic"],
+    );
+
+    // Wrapped lines and names mark rejects, as other MH tools write them.
+    let path = env.home.folder_path("trip").join(".mh_sequences");
+    let mut original = std::fs::read(&path).unwrap();
+    original.extend_from_slice(b"X-Imap-Flagged: 2 40-50\nwrapped: 1-6\n\t 8 9\n  12\n$Junk: 5\n");
+    std::fs::write(&path, &original).unwrap();
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    assert!(original.len() > 6000, "nmh wrote the long line unwrapped");
+
+    let folder = env.root.folder("trip").unwrap();
+    let sequences = folder.sequences().unwrap();
+    assert_eq!(
+        sequences.get("wrapped"),
+        Some(&numbers([1, 2, 3, 4, 5, 6, 8, 9, 12]))
+    );
+    assert_eq!(sequences.get("privseq"), Some(&numbers([1, 3])));
+    assert_eq!(sequences.get("odd").map(NumberSet::len), Some(1500));
+
+    folder
+        .update_sequences(&[SequenceChange::add(env.seq("flagged"), numbers([6]))])
+        .unwrap();
+    let written = std::fs::read(&path).unwrap();
+    let expected = String::from_utf8(original.clone())
+        .unwrap()
+        .replace("flagged: 2 4\n", "flagged: 2 4 6\n");
+    assert_eq!(String::from_utf8(written).unwrap(), expected);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().ino(),
+        inode,
+        "rewritten in place"
+    );
+
+    let listed = env.home.mark_list("trip");
+    assert!(listed.contains("privseq (private): 1 3"), "{listed}");
+    assert!(listed.contains("flagged: 2 4 6"), "{listed}");
+    assert!(listed.contains("cur: 7"), "{listed}");
+    let context = std::fs::read_to_string(env.home.mail_root().join("context")).unwrap();
+    assert!(
+        context.contains("atr-privseq-"),
+        "context untouched: {context}"
+    );
+}
+
+#[test]
+fn emptied_sequences_file_stays_in_place() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("empty", 3);
+    env.home
+        .run("mark", &["+empty", "2", "-seq", "flagged", "-add"]);
+    let path = env.home.folder_path("empty").join(".mh_sequences");
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    let folder = env.root.folder("empty").unwrap();
+    folder
+        .update_sequences(&[SequenceChange::remove(env.seq("flagged"), numbers([2]))])
+        .unwrap();
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.len(), 0);
+    assert_eq!(meta.ino(), inode);
+    env.home
+        .run("mark", &["+empty", "1", "-seq", "flagged", "-add"]);
+    assert_eq!(env.ids("empty", Some("flagged")), ids_of("m", [1]));
+}
+
+#[test]
+fn listing_follows_nmh_name_rules() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("names", 3);
+    let dir = env.home.folder_path("names");
+    for name in [
+        ",3",
+        "@",
+        ".xmhcache",
+        "#5",
+        "notes.txt",
+        "1a",
+        "+14",
+        "0",
+        "007",
+        "99999999999",
+    ] {
+        std::fs::write(dir.join(name), b"not a message\n").unwrap();
+    }
+    std::fs::create_dir(dir.join("99")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::create_dir(dir.join(".hidden")).unwrap();
+
+    let listing = env.root.folder("names").unwrap().list().unwrap();
+    let listed: Vec<u32> = listing.messages.iter().map(|m| m.number.get()).collect();
+    assert_eq!(listed, [1, 2, 3]);
+    assert_eq!(listing.subfolders, ["sub"]);
+    for message in &listing.messages {
+        let ino = std::fs::metadata(dir.join(message.number.to_string()))
+            .unwrap()
+            .ino();
+        assert_eq!(message.ino, ino, "inode from the directory entry");
+    }
+}
+
+#[test]
+fn append_stores_lf_and_nmh_sees_it_unseen() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("app", 2);
+    let folder = env.root.folder("app").unwrap();
+    let crlf = String::from_utf8(message("new", 1, 3))
+        .unwrap()
+        .replace('\n', "\r\n");
+    let appended = folder
+        .append(
+            &mut Cursor::new(crlf.into_bytes()),
+            env.root.unseen_sequences(),
+        )
+        .unwrap();
+    assert_eq!(appended.number, num(3));
+    let stored = std::fs::read(env.home.folder_path("app").join("3")).unwrap();
+    assert_eq!(stored, message("new", 1, 3));
+    assert_eq!(env.ids("app", Some("unseen")), ["<new@test>"]);
+    let copies: Vec<_> = std::fs::read_dir(env.home.folder_path("app"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(asimapd_mh::COPY_PREFIX)
+        })
+        .collect();
+    assert_eq!(copies.len(), 1, "private copy kept while watched");
+    folder.finish_append(appended).unwrap();
+    assert_layout_clean(&env, "app");
+}
+
+#[test]
+fn append_recovers_message_overwritten_by_inc() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("clobber", 2);
+    let folder = env.root.folder("clobber").unwrap();
+    let mut appended = folder
+        .append(
+            &mut Cursor::new(message("mine", 1, 5)),
+            env.root.unseen_sequences(),
+        )
+        .unwrap();
+    // What inc does with a stale listing: open the same number with O_TRUNC and write.
+    std::fs::write(folder.message_path(appended.number), message("incs", 1, 0)).unwrap();
+    let lost = appended.number;
+    let check = folder.check_append(&mut appended).unwrap();
+    assert_eq!(check, asimapd_mh::AppendCheck::Redelivered { lost });
+    assert_ne!(appended.number, lost);
+    let mut ids = env.ids("clobber", None);
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["<incs@test>", "<m1@test>", "<m2@test>", "<mine@test>"]
+    );
+    assert!(
+        env.ids("clobber", Some("unseen"))
+            .contains(&"<mine@test>".to_owned())
+    );
+    assert_eq!(
+        folder.check_append(&mut appended).unwrap(),
+        asimapd_mh::AppendCheck::Intact
+    );
+    folder.finish_append(appended).unwrap();
+}
+
+#[test]
+fn append_leaves_message_removed_by_rmm_alone() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("gone", 1);
+    let folder = env.root.folder("gone").unwrap();
+    let mut appended = folder
+        .append(&mut Cursor::new(message("x", 1, 0)), &[])
+        .unwrap();
+    env.home
+        .run("rmm", &["+gone", &appended.number.to_string()]);
+    assert_eq!(
+        folder.check_append(&mut appended).unwrap(),
+        asimapd_mh::AppendCheck::Removed
+    );
+    assert_eq!(env.ids("gone", None), ["<m1@test>"]);
+}
+
+#[test]
+fn append_restores_sequences_lost_to_stale_rewrite() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("restore", 2);
+    let folder = env.root.folder("restore").unwrap();
+    let mut appended = folder
+        .append(
+            &mut Cursor::new(message("y", 1, 0)),
+            &[env.seq("unseen"), env.seq("flagged")],
+        )
+        .unwrap();
+    let number = appended.number.get();
+    folder
+        .update_sequences(&[
+            SequenceChange::remove(env.seq("unseen"), numbers([number])),
+            SequenceChange::remove(env.seq("flagged"), numbers([number])),
+        ])
+        .unwrap();
+    assert_eq!(
+        folder.check_append(&mut appended).unwrap(),
+        asimapd_mh::AppendCheck::SequencesRestored
+    );
+    assert_eq!(env.ids("restore", Some("flagged")), ["<y@test>"]);
+}
+
+#[test]
+fn remove_keeps_backup_like_rmm_and_updates_sequences() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("expunge", 5);
+    env.home
+        .run("mark", &["+expunge", "all", "-seq", "unseen", "-add"]);
+    env.home.run("folder", &["+expunge", "3", "-fast"]);
+    assert_eq!(env.root.remove_mode(), RemoveMode::Backup);
+    let folder = env.root.folder("expunge").unwrap();
+    let known = |number: u32| KnownMessage {
+        number: num(number),
+        identity: folder.identity(num(number)).unwrap(),
+    };
+    let targets = [known(2), known(3)];
+    let removed = folder.remove(&targets).unwrap();
+    assert_eq!(removed.removed.len(), 2);
+    let dir = env.home.folder_path("expunge");
+    assert!(dir.join(",2").exists() && dir.join(",3").exists());
+    assert_eq!(env.ids("expunge", None), ids_of("m", [1, 4, 5]));
+    assert_eq!(env.ids("expunge", Some("unseen")), ids_of("m", [1, 4, 5]));
+    assert!(
+        env.home.mark_list("expunge").contains("cur: 3"),
+        "cur kept, as rmm does"
+    );
+
+    // A number that now names another file is left alone.
+    let stale = known(4);
+    std::fs::remove_file(dir.join("4")).unwrap();
+    std::fs::write(dir.join("4"), message("other", 1, 0)).unwrap();
+    let outcome = folder.remove(&[stale]).unwrap();
+    assert_eq!(outcome.missing, [stale]);
+    assert!(dir.join("4").exists());
+}
+
+#[test]
+fn remove_unlinks_when_profile_says_so() {
+    let Some(env) = setup("rmm: -unlink\n") else {
+        return;
+    };
+    env.folder_with("unlink", 2);
+    let folder = env.root.folder("unlink").unwrap();
+    let first = KnownMessage {
+        number: num(1),
+        identity: folder.identity(num(1)).unwrap(),
+    };
+    folder.remove(&[first]).unwrap();
+    let dir = env.home.folder_path("unlink");
+    assert!(!dir.join("1").exists() && !dir.join(",1").exists());
+}
+
+#[test]
+fn copy_and_move_link_into_target() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("from", 3);
+    env.home.create_folder("to");
+    env.home.fill("to", &[message("t1", 1, 0)]);
+    let source = env.root.folder("from").unwrap();
+    let target = env.root.folder("to").unwrap();
+    let request = |number: u32| CopyRequest {
+        message: KnownMessage {
+            number: num(number),
+            identity: source.identity(num(number)).unwrap(),
+        },
+        sequences: vec![env.seq("flagged")],
+    };
+    let first = request(1);
+    let copied = source
+        .copy_to(&target, std::slice::from_ref(&first))
+        .unwrap();
+    assert_eq!(copied.copied[0].number, num(2));
+    let ino = first.message.identity.ino;
+    assert_eq!(copied.copied[0].identity.ino, ino, "hard link");
+    let moved = source.move_to(&target, &[request(2), request(3)]).unwrap();
+    assert_eq!(moved.copied.len(), 2);
+    assert_eq!(env.ids("from", None), ids_of("m", [1]));
+    let mut expected = ids_of("m", 1..=3);
+    expected.push("<t1@test>".to_owned());
+    expected.sort();
+    assert_eq!(env.ids("to", None), expected);
+    assert_eq!(env.ids("to", Some("flagged")), ids_of("m", 1..=3));
+    assert_layout_clean(&env, "to");
+}
+
+#[test]
+fn folder_tree_operations_match_nmh() {
+    let Some(env) = setup("") else { return };
+    let root = &env.root;
+    root.create_folder("lists/rust/announce").unwrap();
+    root.create_folder("work").unwrap();
+    assert!(matches!(
+        root.create_folder("work"),
+        Err(MhError::FolderExists { .. })
+    ));
+    let folders = env.home.run("folders", &["-recurse", "-fast"]);
+    for name in ["lists", "lists/rust", "lists/rust/announce", "work"] {
+        assert!(
+            folders.lines().any(|line| line == name),
+            "{name} in {folders}"
+        );
+    }
+    let names: Vec<String> = root
+        .list_folders()
+        .unwrap()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["lists", "lists/rust", "lists/rust/announce", "work"]
+    );
+
+    root.rename_folder("lists", "archive/lists").unwrap();
+    assert!(env.home.folder_path("archive/lists/rust/announce").is_dir());
+    assert!(root.rename_folder("archive", "archive/inner").is_err());
+    root.delete_folder("archive").unwrap();
+    assert!(!env.home.folder_path("archive").exists());
+    assert!(matches!(
+        root.delete_folder("archive"),
+        Err(MhError::FolderNotFound { .. })
+    ));
+    for bad in ["../escape", "/abs", "a//b", "123", "x/007", ""] {
+        assert!(
+            matches!(root.folder(bad), Err(MhError::InvalidFolderName { .. })),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn profile_settings_are_honoured() {
+    let Some(env) = setup("Sequence-Negation: not\nMsg-Protect: 640\nFolder-Protect: 750\n") else {
+        return;
+    };
+    assert!(env.root.sequence_name("notseen").is_err());
+    assert!(env.root.sequence_name("seen").is_ok());
+    let folder = env.root.create_folder("modes").unwrap();
+    let mode = std::fs::metadata(folder.path()).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o750);
+    let appended = folder
+        .append(&mut Cursor::new(message("p", 1, 0)), &[])
+        .unwrap();
+    let mode = std::fs::metadata(folder.message_path(appended.number))
+        .unwrap()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o640);
+    let flag = SequenceChange::add(env.seq("flagged"), numbers([1]));
+    let bad = SequenceChange::add(asimapd_mh::SequenceName::new("notx").unwrap(), numbers([1]));
+    assert!(folder.update_sequences(&[flag]).is_ok());
+    assert!(matches!(
+        folder.update_sequences(&[bad]),
+        Err(MhError::InvalidSequenceName { .. })
+    ));
+}
+
+#[test]
+fn disabled_public_sequences_are_read_only() {
+    let Some(env) = setup("mh-sequences:\n") else {
+        return;
+    };
+    env.folder_with("private", 2);
+    env.home
+        .run("mark", &["+private", "1", "-seq", "flagged", "-add"]);
+    let folder = env.root.folder("private").unwrap();
+    assert_eq!(
+        folder.sequences().unwrap().get("flagged"),
+        Some(&numbers([1]))
+    );
+    let change = SequenceChange::add(env.seq("flagged"), numbers([2]));
+    assert!(matches!(
+        folder.update_sequences(&[change]),
+        Err(MhError::PublicSequencesDisabled { .. })
+    ));
+}
+
+#[test]
+fn dot_locking_waits_for_nmh_lock_file() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(env) = setup("Datalocking: dot\n") else {
+        return;
+    };
+    env.folder_with("dot", 2);
+    env.home
+        .run("mark", &["+dot", "1", "-seq", "flagged", "-add"]);
+    let lock = env.home.folder_path("dot").join(".mh_sequences.lock");
+    std::fs::write(&lock, b"0\n").unwrap();
+    let released = AtomicBool::new(false);
+    let folder = env.root.folder("dot").unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            released.store(true, Ordering::SeqCst);
+            std::fs::remove_file(&lock).unwrap();
+        });
+        folder
+            .update_sequences(&[SequenceChange::add(env.seq("flagged"), numbers([2]))])
+            .unwrap();
+        assert!(
+            released.load(Ordering::SeqCst),
+            "update waited for the dot lock"
+        );
+    });
+    assert!(!lock.exists(), "own dot lock removed");
+    env.home.run("mark", &["+dot", "1", "-seq", "seen", "-add"]);
+    assert_eq!(env.ids("dot", Some("flagged")), ids_of("m", [1, 2]));
+}
+
+#[test]
+fn own_updates_survive_without_nmh_locking() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("nolock", 200);
+    let profile = Profile::load(&env.home.profile_path(), env.home.home()).unwrap();
+    let root = MailRoot::open(&env.home.mail_root(), Some(&profile), false).unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..4u32 {
+            let root = &root;
+            scope.spawn(move || {
+                let folder = root.folder("nolock").unwrap();
+                let name = root.sequence_name(&format!("t{thread}")).unwrap();
+                for i in 1..=50 {
+                    let change = SequenceChange::add(name.clone(), numbers([thread * 50 + i]));
+                    folder.update_sequences(&[change]).unwrap();
+                }
+            });
+        }
+    });
+    let sequences = env.root.folder("nolock").unwrap().sequences().unwrap();
+    for thread in 0..4u32 {
+        let expected = numbers(thread * 50 + 1..=thread * 50 + 50);
+        assert_eq!(
+            sequences.get(&format!("t{thread}")),
+            Some(&expected),
+            "thread {thread}"
+        );
+    }
+}
