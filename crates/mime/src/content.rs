@@ -263,13 +263,14 @@ impl<'a> Lexer<'a> {
         (self.pos > start).then(|| self.input[start..self.pos].to_vec())
     }
 
-    /// Reads a quoted string after its opening quote; an unclosed one runs to the end.
-    fn quoted(&mut self) -> Vec<u8> {
+    /// Reads a quoted string after its opening quote; `None` when it is never closed,
+    /// which makes the parameter invalid, as in Dovecot 2.3.
+    fn quoted(&mut self) -> Option<Vec<u8>> {
         let mut value = Vec::new();
         while let Some(byte) = self.peek() {
             self.pos += 1;
             match byte {
-                b'"' => return value,
+                b'"' => return Some(value),
                 b'\\' => {
                     if let Some(escaped) = self.peek() {
                         value.push(escaped);
@@ -280,7 +281,7 @@ impl<'a> Lexer<'a> {
                 _ => value.push(byte),
             }
         }
-        value
+        None
     }
 
     /// Reads a parameter value. An unquoted value may contain tspecials other than `;`,
@@ -289,7 +290,7 @@ impl<'a> Lexer<'a> {
     fn value(&mut self) -> Option<Vec<u8>> {
         self.skip_cfws();
         if self.eat(b'"') {
-            return Some(self.quoted());
+            return self.quoted();
         }
         let start = self.pos;
         while self
@@ -307,7 +308,7 @@ impl<'a> Lexer<'a> {
                 b';' => return,
                 b'"' => {
                     self.pos += 1;
-                    self.quoted();
+                    let _ = self.quoted();
                 }
                 _ => self.pos += 1,
             }
@@ -445,9 +446,9 @@ mod tests {
     }
 
     #[test]
-    fn unbalanced_quote_runs_to_end() {
-        let (_, _, params) = parse_content_type(b"text/plain; name=\"abc; x=y").unwrap();
-        assert_eq!(params, vec![param("name", "abc; x=y")]);
+    fn unbalanced_quote_drops_parameter() {
+        let (_, _, params) = parse_content_type(b"text/plain; x=y; name=\"abc; z=1").unwrap();
+        assert_eq!(params, vec![param("x", "y")]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::error::MimeError;
 use crate::parse::{Analysis, PartKind};
-use crate::served::to_served;
+use crate::served::to_served_keeping_nul;
 
 /// A Content-Transfer-Encoding that RFC 2045 §6.1 defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +40,11 @@ impl TransferEncoding {
     }
 }
 
-/// Decodes a body in `encoding`; identity bodies are returned in served (CRLF) form.
+/// Decodes a body in `encoding`; identity bodies are returned with served (CRLF) line
+/// ends, NUL bytes kept.
 pub fn decode_body(encoding: TransferEncoding, body: &[u8]) -> Vec<u8> {
     match encoding {
-        TransferEncoding::Identity => to_served(body),
+        TransferEncoding::Identity => to_served_keeping_nul(body),
         TransferEncoding::Base64 => decode_base64(body),
         TransferEncoding::QuotedPrintable => decode_quoted_printable(body),
     }
@@ -59,7 +60,7 @@ impl Analysis {
     /// [`MimeError::UnknownTransferEncoding`] for an encoding BINARY cannot decode.
     pub fn binary(&self, raw: &[u8], part: &[u32]) -> Result<Vec<u8>, MimeError> {
         if part.is_empty() {
-            return Ok(to_served(self.message_range().slice(raw)));
+            return Ok(to_served_keeping_nul(self.message_range().slice(raw)));
         }
         let id = self
             .resolve_part(part)
@@ -73,7 +74,7 @@ impl Analysis {
         let found = self.part(id);
         let body = found.body.slice(raw);
         if found.kind != PartKind::Leaf {
-            return Ok(to_served(body));
+            return Ok(to_served_keeping_nul(body));
         }
         let encoding = TransferEncoding::from_name(found.content.encoding.as_deref())?;
         Ok(decode_body(encoding, body))

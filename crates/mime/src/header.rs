@@ -79,13 +79,20 @@ pub fn first_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
         .map(|field| field.unfolded())
 }
 
-/// Removes CR and LF bytes of folded lines and trims white space at both ends.
+/// Unfolds a header value as Dovecot 2.3 does for ENVELOPE and BODYSTRUCTURE: line ends
+/// (LF or CRLF) are removed, a bare CR becomes a space, NUL becomes U+FFFD (an IMAP string
+/// may not hold NUL), and white space at both ends is trimmed.
 pub fn unfold(value: &[u8]) -> Vec<u8> {
-    let unfolded: Vec<u8> = value
-        .iter()
-        .copied()
-        .filter(|&byte| byte != b'\r' && byte != b'\n')
-        .collect();
+    let mut unfolded = Vec::with_capacity(value.len());
+    for (index, &byte) in value.iter().enumerate() {
+        match byte {
+            b'\n' => {}
+            b'\r' if value.get(index + 1) == Some(&b'\n') => {}
+            b'\r' => unfolded.push(b' '),
+            0 => unfolded.extend_from_slice("\u{fffd}".as_bytes()),
+            _ => unfolded.push(byte),
+        }
+    }
     trim(&unfolded).to_vec()
 }
 
@@ -119,7 +126,7 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 }
 
 /// Returns true when `rest` starts with an empty line (LF or CRLF).
-pub(crate) fn is_empty_line(rest: &[u8]) -> bool {
+pub fn is_empty_line(rest: &[u8]) -> bool {
     rest.starts_with(b"\n") || rest.starts_with(b"\r\n")
 }
 
@@ -166,6 +173,11 @@ mod tests {
             first_value(b"content-TYPE: text/html\n", b"Content-Type").unwrap(),
             b"text/html"
         );
+    }
+
+    #[test]
+    fn unfold_replaces_bare_cr_and_nul() {
+        assert_eq!(unfold(b" a\r\n b\rc\0d "), "a b c\u{fffd}d".as_bytes());
     }
 
     #[test]

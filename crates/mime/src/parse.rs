@@ -13,9 +13,10 @@ use crate::envelope::Envelope;
 use crate::header::{is_empty_line, line_end};
 use crate::served::{ByteRange, ServedSize};
 
-/// Maximum nesting depth of multipart and message parts. A multipart or message part deeper
-/// than this is kept as a single leaf part, so that hostile nesting costs neither stack nor
-/// time. Dovecot 2.3 uses the same limit (`MESSAGE_PARSER_DEFAULT_MAX_NESTED_MIME_PARTS`).
+/// Maximum number of nested entities, the top-level message included. A multipart or
+/// message part at the last level is kept as a single leaf part (BODYSTRUCTURE shows it as
+/// `application/octet-stream`), so hostile nesting costs neither stack nor time. Dovecot
+/// 2.3 cuts nesting at the same level.
 pub const MAX_NESTING_DEPTH: usize = 100;
 
 /// Maximum number of parts recorded for one message. Parts after the limit stay inside
@@ -176,7 +177,7 @@ impl Parser<'_> {
         default: DefaultType,
         is_message: bool,
     ) -> Stop {
-        let (header_end, interrupted) = self.scan_header(start);
+        let (header_end, interrupted) = self.scan_header(start, is_message);
         let header = ByteRange::new(start, header_end);
         let block = header.slice(self.raw);
         let content = ContentInfo::from_header(block, default);
@@ -191,15 +192,25 @@ impl Parser<'_> {
             children: Vec::new(),
             content,
         });
+        let content = &self.parts[id].content;
+        let can_nest = depth + 1 < MAX_NESTING_DEPTH;
         if let Some(hit) = interrupted {
+            // A boundary cut the header: the part has no body, but a multipart or message
+            // part keeps its kind so that BODYSTRUCTURE stays what the header declares.
+            if can_nest && content.is_type(b"multipart") {
+                self.parts[id].kind = PartKind::Multipart;
+            } else if can_nest && content.is_encapsulated_message() {
+                self.parts[id].kind = PartKind::Message;
+                let child = self.parts.len();
+                self.entity_without_bytes(header_end);
+                self.parts[id].children.push(PartId(child));
+            }
             return Stop {
                 body_end: header_end,
                 hit: Some(hit),
             };
         }
 
-        let content = &self.parts[id].content;
-        let can_nest = depth < MAX_NESTING_DEPTH;
         let (stop, body_size) = if can_nest && content.is_type(b"multipart") {
             let boundary = content.param(b"boundary").unwrap_or_default().to_vec();
             let child_default = if content.subtype.eq_ignore_ascii_case(b"digest") {
@@ -226,6 +237,21 @@ impl Parser<'_> {
         stop
     }
 
+    /// Adds an empty encapsulated message at `offset`, for a message part without a body.
+    fn entity_without_bytes(&mut self, offset: usize) {
+        let empty = ByteRange::new(offset, offset);
+        self.parts.push(Part {
+            header: empty,
+            body: empty,
+            header_size: ServedSize::default(),
+            body_size: ServedSize::default(),
+            content: ContentInfo::from_header(b"", DefaultType::TextPlain),
+            kind: PartKind::Leaf,
+            children: Vec::new(),
+            envelope: Some(Envelope::default()),
+        });
+    }
+
     /// Parses a multipart body that starts at `body_start`; returns where it ended and its
     /// served size, computed from the children's sizes and the gaps between them so that
     /// every byte is counted once.
@@ -246,47 +272,32 @@ impl Parser<'_> {
         let level = self.boundaries.len() - 1;
         let mut size = ServedSize::default();
         let mut cursor = body_start;
-        let mut hit = self.next_boundary(body_start);
+        // The boundary line found last, with the end of the content before it. A hit passed
+        // up from a child keeps the child's end, so every level agrees where it stops.
+        let mut pending = self.scan_body(body_start);
         let stop = loop {
-            let Some(current) = hit else {
-                break Stop {
-                    body_end: self.raw.len(),
-                    hit: None,
-                };
+            let Some(current) = pending.hit else {
+                break pending;
             };
             if current.level < level {
-                break Stop {
-                    body_end: break_before(self.raw, current.line_start, body_start),
-                    hit: Some(current),
-                };
+                break pending;
             }
             if current.is_close {
                 // The epilogue runs to the next boundary of an enclosing multipart.
                 self.boundaries.pop();
-                // The line end of the close delimiter line is the only line end before a
-                // boundary that follows it at once, so the epilogue is the floor.
-                let next = self.next_boundary(current.next);
-                let body_end = next.map_or(self.raw.len(), |next| {
-                    break_before(self.raw, next.line_start, current.next)
-                });
+                let stop = self.scan_body(current.next);
                 size = add(
                     size,
-                    ServedSize::of(self.raw, ByteRange::new(cursor, body_end)),
+                    ServedSize::of(self.raw, ByteRange::new(cursor, stop.body_end)),
                 );
-                return (
-                    Stop {
-                        body_end,
-                        hit: next,
-                    },
-                    size,
-                );
+                return (stop, size);
             }
             if self.parts.len() >= MAX_PARTS {
-                hit = self.next_boundary(current.next);
+                pending = self.scan_body(current.next);
                 continue;
             }
             let child = self.parts.len();
-            let child_stop = self.entity(current.next, depth + 1, child_default, false);
+            pending = self.entity(current.next, depth + 1, child_default, false);
             self.parts[id].children.push(PartId(child));
             let child_part = &self.parts[child];
             size = add(
@@ -295,7 +306,6 @@ impl Parser<'_> {
             );
             size = add(size, child_part.total_size());
             cursor = child_part.body.end;
-            hit = child_stop.hit;
         };
         self.boundaries.pop();
         size = add(
@@ -306,8 +316,10 @@ impl Parser<'_> {
     }
 
     /// Finds the end of a header block that starts at `start`: after its empty line, at the
-    /// end of the file, or at a boundary line (returned as the interruption).
-    fn scan_header(&self, start: usize) -> (usize, Option<Hit>) {
+    /// end of the file, or at a boundary line (returned as the interruption). A MIME part
+    /// header cut by a boundary leaves its last line end to the delimiter, while the header
+    /// of an encapsulated message keeps it, as Dovecot 2.3 counts them.
+    fn scan_header(&self, start: usize, is_message: bool) -> (usize, Option<Hit>) {
         let mut line = start;
         while line < self.raw.len() {
             let rest = &self.raw[line..];
@@ -317,14 +329,21 @@ impl Parser<'_> {
             if rest.starts_with(b"--")
                 && let Some(hit) = self.match_boundary(line)
             {
-                return (break_before(self.raw, line, start), Some(hit));
+                let end = if is_message {
+                    line
+                } else {
+                    break_before(self.raw, line, start)
+                };
+                return (end, Some(hit));
             }
             line = line_end(self.raw, line);
         }
         (self.raw.len(), None)
     }
 
-    /// Scans a leaf body from `start` to the next boundary line or the end of the file.
+    /// Scans from `start` (a line start) to the next boundary line or the end of the file.
+    /// The line end before the boundary line belongs to the delimiter unless it lies before
+    /// `start`, where it ended an earlier line such as a close delimiter.
     fn scan_body(&self, start: usize) -> Stop {
         match self.next_boundary(start) {
             Some(hit) => Stop {

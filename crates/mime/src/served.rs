@@ -74,11 +74,25 @@ impl ServedSize {
     }
 }
 
+/// Byte that replaces NUL in the served form of BODY sections: an IMAP literal may not
+/// contain NUL (RFC 9051 §9, `CHAR8`), and Dovecot 2.3 sends 0x80 in its place, which
+/// keeps every size and offset unchanged. BINARY content keeps NUL, since `literal8`
+/// allows it.
+pub const NUL_REPLACEMENT: u8 = 0x80;
+
 /// Converts `bytes` to the served form in memory, for small values such as a filtered
 /// header. Large ranges should be streamed with [`ServedReader`] instead.
 pub fn to_served(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
-    let mut reader = ServedReader::new(bytes, ByteRange::new(0, bytes.len()));
+    read_all(ServedReader::new(bytes, ByteRange::new(0, bytes.len())))
+}
+
+/// Converts `bytes` to the served line ends but keeps NUL bytes, for BINARY content.
+pub fn to_served_keeping_nul(bytes: &[u8]) -> Vec<u8> {
+    read_all(ServedReader::new(bytes, ByteRange::new(0, bytes.len())).keeping_nul())
+}
+
+fn read_all(mut reader: ServedReader<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reader.range.len() + reader.range.len() / 32);
     // Reading from a slice cannot fail.
     let _ = reader.read_to_end(&mut out);
     out
@@ -93,6 +107,7 @@ pub struct ServedReader<'a> {
     pos: usize,
     pending_lf: bool,
     remaining: u64,
+    replaces_nul: bool,
 }
 
 impl<'a> ServedReader<'a> {
@@ -105,7 +120,15 @@ impl<'a> ServedReader<'a> {
             pos: range.start,
             pending_lf: false,
             remaining: u64::MAX,
+            replaces_nul: true,
         }
+    }
+
+    /// Returns the reader with NUL bytes passed through instead of replaced by
+    /// [`NUL_REPLACEMENT`].
+    pub fn keeping_nul(mut self) -> Self {
+        self.replaces_nul = false;
+        self
     }
 
     /// Creates a reader of the served octets `origin..origin + count` of `range`. The window
@@ -195,6 +218,13 @@ impl Read for ServedReader<'_> {
             }
         }
         self.remaining -= written as u64;
+        if self.replaces_nul {
+            for byte in &mut buf[..written] {
+                if *byte == 0 {
+                    *byte = NUL_REPLACEMENT;
+                }
+            }
+        }
         Ok(written)
     }
 }
@@ -228,6 +258,12 @@ mod tests {
     #[test]
     fn served_form_of_leading_lf_gets_cr() {
         assert_eq!(served(b"\n\nx"), b"\r\n\r\nx");
+    }
+
+    #[test]
+    fn served_form_replaces_nul_unless_kept() {
+        assert_eq!(served(b"a\0b"), b"a\x80b");
+        assert_eq!(to_served_keeping_nul(b"a\0b\n"), b"a\0b\r\n");
     }
 
     #[test]
