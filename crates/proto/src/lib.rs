@@ -15,6 +15,7 @@ mod append;
 mod command;
 mod cursor;
 mod datetime;
+mod encode;
 mod error;
 mod fetch;
 mod flag;

@@ -5,7 +5,7 @@
 
 mod code;
 mod data;
-mod fetch;
+pub(crate) mod fetch;
 
 use crate::mailbox::MailboxName;
 use crate::string::{write_astring, write_utf8_string};
