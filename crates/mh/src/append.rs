@@ -80,6 +80,29 @@ pub enum AppendCheck {
     Removed,
 }
 
+impl Appended {
+    /// Rebuilds the record of a watched append, for a caller that stored it (for example
+    /// across a restart); `private_copy` is the path [`Appended::private_copy`] returned.
+    pub fn from_parts(
+        number: MessageNumber,
+        identity: FileIdentity,
+        sequences: Vec<SequenceName>,
+        private_copy: PathBuf,
+    ) -> Self {
+        Appended {
+            number,
+            identity,
+            sequences,
+            copy: private_copy,
+        }
+    }
+
+    /// Returns the private copy kept while the append is watched.
+    pub fn private_copy(&self) -> &Path {
+        &self.copy
+    }
+}
+
 impl Folder {
     /// Appends a message read from `message`, converting CRLF line ends to LF, and adds it to
     /// `sequences`. Returns the number it got and its identity; the caller then watches it
