@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::cache::CredentialCache;
 use crate::error::HashError;
@@ -163,9 +163,15 @@ impl Authenticator {
     /// Returns false when the file cannot be read.
     async fn reload_password_file(&self) -> bool {
         let inner = Arc::clone(&self.inner);
-        let reload = tokio::task::spawn_blocking(move || inner.password_file.reload_if_changed())
-            .await
-            .expect("password file reload panicked");
+        let reload =
+            tokio::task::spawn_blocking(move || inner.password_file.reload_if_changed()).await;
+        let reload = match reload {
+            Ok(reload) => reload,
+            Err(error) => {
+                error!(%error, "password file reload task failed");
+                return false;
+            }
+        };
         match reload {
             Ok(Reload::Unchanged) => true,
             Ok(Reload::Reloaded) => {
@@ -203,14 +209,17 @@ impl Authenticator {
         let user = user.to_owned();
         let password = password.clone();
         let stored = account.map(|account| account.password_hash().clone());
-        let is_match = tokio::task::spawn_blocking(move || {
+        let check = tokio::task::spawn_blocking(move || {
             verify_or_dummy(&user, &password, stored.as_ref(), &inner.dummy_hash)
         })
-        .await
-        .expect("password check panicked");
-
+        .await;
         drop(permit);
-        Some(is_match)
+
+        // A check that panicked or was cancelled at shutdown counts as a wrong password.
+        Some(check.unwrap_or_else(|error| {
+            error!(%error, "password check task failed");
+            false
+        }))
     }
 
     fn is_throttled(&self, user: &str, client: IpAddr) -> bool {
