@@ -1,6 +1,6 @@
-//! An `IMAP_HOOK` for nmh-scenarios.sh that works on the folders through this crate alone,
-//! as the server's store will: append with a private copy and later checks, flag updates as
-//! locked in-place sequence rewrites, and the inode number standing in for the UID.
+//! An `IMAP_HOOK` for nmh-scenarios.sh that works on the folders through this crate alone, as
+//! the server's store will. It appends with a private copy and later checks, updates flags as
+//! locked in-place sequence rewrites, and uses the inode number as the UID.
 //!
 //! Usage: `scenario_hook ACTION FOLDER [ARGS...]` with `HOME` (or `MH`) naming the nmh
 //! profile. Actions: `append FOLDER FILE`, `flag FOLDER MSGID +|- FLAG`, `uidmap FOLDER`,

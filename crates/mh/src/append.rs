@@ -1,8 +1,8 @@
 //! Appending messages, and detecting and repairing what concurrent nmh commands do to them.
 //!
 //! A new message is written to a dot temporary file in the folder (nmh ignores dot files)
-//! with LF line ends and fsynced. The crate then waits until nobody holds the `.mh_sequences`
-//! lock, `link()`s the file to one above the highest number **without** holding the lock
+//! with LF line ends and fsynced. The crate then waits until no process holds the
+//! `.mh_sequences` lock, `link()`s the file to one above the highest number **without** holding the lock
 //! (holding it would make every nmh command that has already listed the folder write back a
 //! stale view), retries with the next number on `EEXIST`, and adds the sequences in a second,
 //! short lock.
@@ -29,9 +29,9 @@ use crate::number::{MAX_MESSAGE_NUMBER, MessageNumber, NumberSet};
 use crate::profile::BACKUP_PREFIX;
 use crate::sequences::{SequenceChange, SequenceName};
 
-/// How long after an append the caller should keep calling [`Folder::check_append`]: nmh
+/// How long after an append the caller should keep calling [`Folder::check_append`]. nmh
 /// retries a lock for 60 s, so a command that listed the folder before the append may act on
-/// that stale listing up to a minute later; five seconds are added as a margin.
+/// that stale listing up to a minute later. Five seconds are added as a margin.
 pub const APPEND_WATCH_PERIOD: Duration = Duration::from_secs(65);
 /// Prefix of the temporary file that is linked to the new message number.
 pub const TEMP_PREFIX: &str = ".asimapd-tmp.";
@@ -53,7 +53,7 @@ pub struct Appended {
     copy: PathBuf,
 }
 
-/// What [`Folder::check_append`] found.
+/// Outcome of [`Folder::check_append`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendCheck {
     /// The message is where it was left, unchanged, with its sequences.
@@ -69,8 +69,8 @@ pub enum AppendCheck {
     /// The message lost every sequence it was given (an nmh command with a stale listing
     /// rewrote `.mh_sequences`); they were added again.
     SequencesRestored,
-    /// The file was overwritten in place (`inc`) or replaced (`sortm` renaming over it), so
-    /// the private copy was appended again under a new number; `lost` now belongs to the
+    /// The file was overwritten in place (`inc`) or replaced (`sortm` renaming over it). The
+    /// private copy was appended again under a new number, and `lost` now belongs to the
     /// other writer.
     Redelivered {
         /// The number the destroyed message had.
@@ -341,8 +341,8 @@ impl Folder {
             return Ok(AppendCheck::Intact);
         }
         // NOTE: a user who removed the message from all of these sequences on purpose within
-        // the watch period (for example `show`, which takes it out of unseen) sees the change
-        // undone; nmh's stale-listing rewrites look exactly the same on disk.
+        // the watch period (for example `show`, which takes it out of unseen) finds the change
+        // undone, because nmh's stale-listing rewrites look exactly the same on disk.
         let numbers: NumberSet = [appended.number].into_iter().collect();
         let changes: Vec<SequenceChange> = appended
             .sequences

@@ -30,7 +30,7 @@ pub enum MhError {
     InvalidFolderName {
         /// The name as given.
         name: String,
-        /// Why it was rejected.
+        /// The reason for the rejection.
         reason: &'static str,
     },
 
@@ -39,7 +39,7 @@ pub enum MhError {
     InvalidSequenceName {
         /// The name as given.
         name: String,
-        /// Why it was rejected.
+        /// The reason for the rejection.
         reason: &'static str,
     },
 
@@ -98,7 +98,7 @@ pub enum MhError {
     InvalidProfile {
         /// The profile or context file.
         path: PathBuf,
-        /// What is wrong with it.
+        /// The problem found.
         reason: String,
     },
 }

@@ -19,7 +19,7 @@ use crate::root::Config;
 use crate::sequences::{SequenceChange, SequencesFile};
 
 /// A `.mh_sequences` that is empty and was modified less than this long ago may be in the
-/// middle of a rewrite: `folder +F N` and the context writer in nmh 1.8 truncate the file
+/// middle of a rewrite. In nmh 1.8, `folder +F N` and the context writer truncate the file
 /// before they take the lock, then retry the lock once a second.
 pub const MID_REWRITE_WINDOW: Duration = Duration::from_secs(2);
 /// How long to wait before reading such a file again: one nmh lock retry plus a margin.
@@ -34,7 +34,7 @@ pub struct MessageRef {
     pub ino: u64,
 }
 
-/// What a folder directory contains, from one read of the directory.
+/// Messages and sub-folders of a folder, from one read of the directory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {
     /// Messages in ascending number order: regular files with canonical numeric names.
@@ -324,7 +324,7 @@ impl Folder {
         }
     }
 
-    /// Waits until nobody holds the `.mh_sequences` lock, by taking the write lock and
+    /// Waits until no process holds the `.mh_sequences` lock, by taking the write lock and
     /// releasing it at once, so that `sortm`, `folder -pack`, `rmm` or `refile` are not half
     /// way through their renames. Does nothing when the file does not exist.
     pub(crate) fn wait_for_lock_holders(&self) -> Result<()> {

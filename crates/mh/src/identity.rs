@@ -1,4 +1,4 @@
-//! File identity: what tells one message file from another across renames.
+//! File identity, which distinguishes one message file from another across renames.
 
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;

@@ -1,9 +1,9 @@
 //! MH folders on disk, safe alongside running nmh commands.
 //!
 //! This crate is the only code in asimapd that touches folder files. It follows the way nmh
-//! 1.8 (Debian package `nmh`) locks and rewrites folders, so that people can keep running
-//! `inc`, `scan`, `rmm`, `refile`, `folder -pack`, `sortm` and `mark` on the same folders
-//! while the server works on them, without losing, duplicating or corrupting mail or flags.
+//! 1.8 (Debian package `nmh`) locks and rewrites folders. People can then keep running `inc`,
+//! `scan`, `rmm`, `refile`, `folder -pack`, `sortm` and `mark` on the folders while the server
+//! works on them, and no mail or flag is lost, duplicated or corrupted.
 //!
 //! # Layout on disk
 //! A folder is a directory under the mail root. Message `N` is the regular file whose name is

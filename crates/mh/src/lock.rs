@@ -27,12 +27,12 @@ use crate::profile::DataLocking;
 
 /// How long the crate waits for a lock before giving up. nmh commands that renumber a folder
 /// (`sortm`, `folder -pack`, `refile`) hold the write lock for their whole run, so this is
-/// generous; nmh itself gives up after 60 one-second tries.
+/// generous. nmh itself gives up after 60 one-second tries.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// First pause between two lock attempts; it doubles up to [`MAX_LOCK_POLL`].
 const FIRST_LOCK_POLL: Duration = Duration::from_millis(1);
-/// Longest pause between two lock attempts.
+/// Maximum pause between two lock attempts.
 const MAX_LOCK_POLL: Duration = Duration::from_millis(25);
 /// Age after which a dot lock file whose owner cannot be checked is treated as stale
 /// (liblockfile uses the same five minutes).
@@ -68,8 +68,8 @@ pub(crate) struct LockedFile {
 impl LockedFile {
     /// Opens and locks `path`. A read lock on a missing file returns `None`; a write lock
     /// creates the file with `mode`. After locking, the file is checked to be still linked and
-    /// still the file that `path` names (nmh may unlink it and create a new one); if not, the
-    /// lock is dropped and taken again on the new file.
+    /// still the file that `path` names, because nmh may unlink it and create a new one. If
+    /// not, the lock is dropped and taken again on the new file.
     pub(crate) fn lock(
         path: &Path,
         mode: LockMode,
@@ -138,8 +138,8 @@ impl LockedFile {
 }
 
 /// Returns true when another process holds an fcntl lock (of either kind) on `path`, or a dot
-/// lock file `path.lock` exists. nmh's `inc` holds a read lock on the maildrop for its whole
-/// run, so this tells that `inc` is delivering.
+/// lock file `path.lock` exists. nmh's `inc` keeps a read lock on the maildrop for its whole
+/// run, so a lock there means `inc` is delivering.
 pub fn is_locked_by_other(path: &Path) -> Result<bool> {
     if path.with_file_name(dot_lock_name(path)).exists() {
         return Ok(true);
@@ -204,7 +204,7 @@ fn lock_descriptor(
         if got {
             return Ok(());
         }
-        // Drop whichever lock was taken so that a half-held pair blocks nobody while waiting.
+        // Drop whichever lock was taken, so that a half-taken pair blocks no other process.
         unlock_all(file);
         if Instant::now() >= deadline {
             return Err(MhError::LockTimeout {
@@ -345,8 +345,8 @@ fn link_until(temp: &Path, lock_path: &Path, deadline: Instant, timeout: Duratio
     }
 }
 
-/// A dot lock is stale when it names a process that no longer exists, or when it names no
-/// process (nmh writes `0`) and is older than [`DOT_LOCK_STALE_AGE`].
+/// Returns true when the dot lock is stale: it names a process that no longer exists, or it
+/// names no process (nmh writes `0`) and is older than [`DOT_LOCK_STALE_AGE`].
 fn dot_lock_is_stale(lock_path: &Path) -> bool {
     let Ok(content) = std::fs::read_to_string(lock_path) else {
         return false;
@@ -429,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn stale_dot_lock_of_dead_process_is_taken_over() {
+    fn dot_lock_of_dead_process_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".mh_sequences");
         // PID 0x7fff_fff0 is above Linux's pid_max, so no such process exists.

@@ -5,20 +5,22 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{MhError, Result};
 
-/// The longest folder name accepted, in bytes (Linux `PATH_MAX` is 4096; this leaves room for
+/// Maximum length of a folder name, in bytes (Linux `PATH_MAX` is 4096; this leaves room for
 /// the mail root and a message number).
 pub const MAX_FOLDER_NAME_LEN: usize = 1024;
-/// The longest single component accepted, in bytes (Linux `NAME_MAX`).
+/// Maximum length of one folder name component, in bytes (Linux `NAME_MAX`).
 pub const MAX_FOLDER_COMPONENT_LEN: usize = 255;
 
 /// A folder name relative to the mail root, such as `inbox` or `lists/rust`. Components are
 /// separated by `/`.
 ///
-/// Rejected: names that would escape the mail root (`..`, `.`, a leading `/`, empty
-/// components), all-digit components (nmh would read them as message numbers), components
-/// starting with `.` (nmh ignores them, and this crate keeps its temporary files under such
-/// names), `,` or `#` (backup prefixes of removed messages), `+` or `@` (nmh's folder-name
-/// prefixes), and control characters.
+/// These names are rejected:
+/// * names that would escape the mail root (`..`, `.`, a leading `/`, empty components);
+/// * all-digit components, which nmh would read as message numbers;
+/// * components starting with `.`, which nmh ignores and this crate uses for its own files;
+/// * components starting with `,` or `#` (backup prefixes of removed messages) or with `+`
+///   or `@` (nmh's folder-name prefixes);
+/// * control characters.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FolderName(String);
 

@@ -84,7 +84,7 @@ impl NumberSet {
         set
     }
 
-    /// Returns true when the set holds no number.
+    /// Returns true when the set is empty.
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }

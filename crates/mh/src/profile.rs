@@ -26,7 +26,7 @@ pub const DEFAULT_MSG_PROTECT: u32 = 0o600;
 /// Mode of new folders when the profile sets no `Folder-Protect` (nmh's default).
 pub const DEFAULT_FOLDER_PROTECT: u32 = 0o700;
 
-/// How nmh locks `.mh_sequences` and the context file (`Datalocking` in the profile).
+/// Lock type nmh uses on `.mh_sequences` and the context file (`Datalocking` in the profile).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DataLocking {
     /// POSIX `fcntl` record locks, nmh's default.
@@ -40,7 +40,7 @@ pub enum DataLocking {
     Dot,
 }
 
-/// What removing a message does to its file.
+/// Action taken on the file of a removed message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RemoveMode {
     /// `unlink(N)`.
@@ -175,7 +175,7 @@ impl Profile {
     }
 
     /// Returns what removing a message should do: nmh's `rmm` keeps a `,N` backup unless the
-    /// profile's `rmm` entry asks for `-unlink`.
+    /// profile's `rmm` entry contains `-unlink`.
     pub fn remove_mode(&self) -> RemoveMode {
         let unlink = self
             .get("rmm")

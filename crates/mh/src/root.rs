@@ -35,7 +35,7 @@ pub(crate) struct Config {
 
 /// A tree of MH folders and the settings for working on it.
 ///
-/// Cheap to clone; holds no open file.
+/// Cheap to clone, and keeps no file open.
 #[derive(Clone, Debug)]
 pub struct MailRoot {
     config: Arc<Config>,
@@ -45,7 +45,7 @@ impl MailRoot {
     /// Opens the mail root `root` with the user's MH profile, when one applies.
     ///
     /// `file_locking` is `ENABLE_MH_FILE_LOCKING`: when true the nmh-compatible locks
-    /// (fcntl, plus dot or flock as `Datalocking` says) are taken; when false only an `flock`
+    /// (fcntl, plus dot or flock as `Datalocking` selects) are taken; when false only an `flock`
     /// that serialises this crate's own writers. Without a profile the nmh defaults apply,
     /// with no Unseen-Sequence and removal by `unlink`; with one, removal keeps a `,N` backup
     /// as `rmm` does unless the profile's `rmm` entry has `-unlink`.

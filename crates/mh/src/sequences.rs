@@ -17,7 +17,7 @@ use crate::number::NumberSet;
 /// Names nmh reserves for message ranges; `mark` rejects them as sequence names.
 const RESERVED_NAMES: [&str; 6] = ["all", "first", "last", "next", "prev", "new"];
 
-/// The longest sequence name this crate writes, in bytes.
+/// Maximum length of a sequence name this crate writes, in bytes.
 pub const MAX_SEQUENCE_NAME_LEN: usize = 64;
 
 /// A sequence name that nmh's `mark` accepts: `[A-Za-z][A-Za-z0-9]*`, not one of
@@ -68,11 +68,11 @@ impl fmt::Display for SequenceName {
 pub struct SequenceChange {
     /// The sequence to change.
     pub name: SequenceName,
-    /// What to do to it.
+    /// The operation.
     pub op: SequenceOp,
 }
 
-/// What a [`SequenceChange`] does.
+/// Operation of a [`SequenceChange`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SequenceOp {
     /// Adds the numbers to the sequence, creating it when needed.
@@ -162,7 +162,7 @@ impl SequencesFile {
         })
     }
 
-    /// Returns true when the file holds a line nmh refuses (a blank line or one without a
+    /// Returns true when the file contains a line nmh rejects (a blank line or one without a
     /// colon); the next write drops those lines.
     pub fn has_malformed_lines(&self) -> bool {
         self.entries

@@ -23,7 +23,7 @@ pub struct KnownMessage {
     pub identity: FileIdentity,
 }
 
-/// What [`Folder::remove`] did.
+/// Outcome of [`Folder::remove`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Removed {
     /// Messages removed.
@@ -53,7 +53,7 @@ pub struct Copied {
     pub identity: FileIdentity,
 }
 
-/// What [`Folder::copy_to`] and [`Folder::move_to`] did.
+/// Outcome of [`Folder::copy_to`] and [`Folder::move_to`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Transferred {
     /// Messages copied, in request order.
@@ -67,7 +67,7 @@ impl Folder {
     /// every public sequence (but `cur`, as `rmm` does) in the same locked update. A message
     /// is removed only when its number still names a file with the identity the caller knew
     /// (inode numbers alone are reused at once). Removal is
-    /// `unlink(N)` or `rename(N, ",N")` as the mail root's [`RemoveMode`] says. Numbers are
+    /// `unlink(N)` or `rename(N, ",N")` as the mail root's [`RemoveMode`] selects. Numbers are
     /// never changed.
     pub fn remove(&self, messages: &[KnownMessage]) -> Result<Removed> {
         let mut outcome = Removed::default();

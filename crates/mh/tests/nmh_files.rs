@@ -174,12 +174,15 @@ fn append_recovers_message_overwritten_by_inc() {
             env.root.unseen_sequences(),
         )
         .unwrap();
-    // What inc does with a stale listing: open the same number with O_TRUNC and write.
+
+    // This is what inc does with a stale listing: open the same number with O_TRUNC, write.
     std::fs::write(folder.message_path(appended.number), message("incs", 1, 0)).unwrap();
     let lost = appended.number;
+
     let check = folder.check_append(&mut appended).unwrap();
     assert_eq!(check, asimapd_mh::AppendCheck::Redelivered { lost });
     assert_ne!(appended.number, lost);
+
     let mut ids = env.ids("clobber", None);
     ids.sort();
     assert_eq!(
@@ -256,7 +259,8 @@ fn remove_keeps_backup_like_rmm_and_updates_sequences() {
     let removed = folder.remove(&targets).unwrap();
     assert_eq!(removed.removed.len(), 2);
     let dir = env.home.folder_path("expunge");
-    assert!(dir.join(",2").exists() && dir.join(",3").exists());
+    assert!(dir.join(",2").exists());
+    assert!(dir.join(",3").exists());
     assert_eq!(env.ids("expunge", None), ids_of("m", [1, 4, 5]));
     assert_eq!(env.ids("expunge", Some("unseen")), ids_of("m", [1, 4, 5]));
     assert!(
@@ -286,7 +290,8 @@ fn remove_unlinks_when_profile_says_so() {
     };
     folder.remove(&[first]).unwrap();
     let dir = env.home.folder_path("unlink");
-    assert!(!dir.join("1").exists() && !dir.join(",1").exists());
+    assert!(!dir.join("1").exists());
+    assert!(!dir.join(",1").exists());
 }
 
 #[test]

@@ -503,7 +503,7 @@ fn show_and_seen_updates_both_survive() {
 }
 
 #[test]
-fn refile_while_reading_keeps_each_message_in_one_folder() {
+fn refile_keeps_each_message_in_one_folder() {
     const POOL: usize = 40;
     let Some(env) = setup("") else { return };
     for rep in 0..REPEATS {
@@ -584,7 +584,7 @@ fn pick_rewrites_keep_flags_of_appends() {
 fn setcur_truncation_loses_no_flag_update_after_settle() {
     // `folder +F N` reads .mh_sequences, lets go of the lock, truncates the file and writes
     // what it read once it holds the lock again. An update that lands inside that gap is
-    // overwritten; the crate re-applies it when it sees the truncation while it holds the
+    // overwritten; the crate re-applies it when it detects the truncation while it holds the
     // lock, and a caller re-issues recent changes at settle time (updates are idempotent).
     const COUNT: u32 = 16;
     let Some(env) = setup("") else { return };

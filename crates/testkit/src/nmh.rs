@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::require_tool;
 
-/// Where Debian's nmh package installs its commands.
+/// Directory where Debian's nmh package installs its commands.
 pub const NMH_BIN_DIR: &str = "/usr/bin/mh";
 
 /// Profile entries every temporary home gets.
@@ -129,7 +129,7 @@ impl NmhHome {
         }
     }
 
-    /// Returns the Message-ID of every message nmh sees in `folder`, restricted to
+    /// Returns the Message-ID of every message that nmh's `scan` lists in `folder`, restricted to
     /// `sequence` when given, in message order; empty when the selection is empty.
     pub fn message_ids(&self, folder: &str, sequence: Option<&str>) -> Vec<String> {
         let folder_arg = format!("+{folder}");

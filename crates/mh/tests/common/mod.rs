@@ -43,7 +43,7 @@ impl Env {
         self.home.fill(name, &messages);
     }
 
-    /// Returns the Message-IDs nmh sees, sorted.
+    /// Returns the Message-IDs that nmh's `scan` lists, sorted.
     pub fn ids(&self, folder: &str, sequence: Option<&str>) -> Vec<String> {
         let mut ids = self.home.message_ids(folder, sequence);
         ids.sort();
@@ -118,8 +118,8 @@ pub enum Until {
     PoolDone,
 }
 
-/// Runs `nmh_step(k)` for k = 0, 1, ... in a background thread until `until` says stop, or
-/// the step returns false. The crate side starts once the first nmh step is under way.
+/// Runs `nmh_step(k)` for k = 0, 1, ... in a background thread until the `until` condition
+/// ends the loop, or the step returns false. The crate side starts once the first nmh step is under way.
 pub fn race(
     until: Until,
     nmh_step: impl FnMut(usize) -> bool + Send,
@@ -166,7 +166,7 @@ pub fn race(
 }
 
 /// Asserts the folder is clean for nmh: only canonical numeric names are message files, no
-/// message holds a CR byte, no temporary file of the crate is left, and `.mh_sequences` is
+/// message contains a CR byte, no temporary file of the crate is left, and `.mh_sequences` is
 /// readable by `mark -list` with every line in `name: ranges` form.
 pub fn assert_layout_clean(env: &Env, folder: &str) {
     let dir = env.home.folder_path(folder);
