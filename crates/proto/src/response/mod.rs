@@ -6,6 +6,7 @@
 mod code;
 mod data;
 pub(crate) mod fetch;
+mod parse;
 
 use crate::mailbox::MailboxName;
 use crate::string::{write_astring, write_utf8_string};
@@ -14,6 +15,7 @@ use crate::types::Tag;
 pub use code::Code;
 pub use data::{Data, ListItem, MailboxListing, NamespaceEntry, StatusValue};
 pub use fetch::{BodyKey, FetchValue, FetchWriter, encode_fetch};
+pub use parse::{Response, parse_response};
 
 /// The condition of a status response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
