@@ -6,7 +6,7 @@
 //! transfer encodings, `multipart/alternative` with HTML, attachments in base64 with
 //! non-ASCII names (RFC 2047 and RFC 2231), `multipart/related`, forwarded messages as
 //! `message/rfc822`, groups and encoded display names. Messages use LF line ends as MH
-//! stores them; about one in ten uses CRLF and about one in ten starts with an mbox
+//! stores them. About one in ten uses CRLF, and about one in ten starts with an mbox
 //! `From ` line.
 
 mod random;

@@ -1,8 +1,8 @@
 //! Address lists of the ENVELOPE (RFC 5322 §3.4, RFC 9051 §7.5.2).
 //!
-//! The parser is tolerant: it never fails, skips bytes it cannot place, and fills a missing
-//! local part or domain with `MISSING_MAILBOX` or `MISSING_DOMAIN` as Dovecot 2.3 does,
-//! because a NIL host would make a client read the address as a group marker. RFC 2047
+//! The parser is tolerant. It never fails and skips bytes it cannot place. A missing local
+//! part or domain becomes `MISSING_MAILBOX` or `MISSING_DOMAIN`, as in Dovecot 2.3, because
+//! a NIL host would make a client read the address as a group marker. RFC 2047
 //! encoded words in display names stay encoded, as the ENVELOPE requires.
 
 /// One element of an ENVELOPE address list: a mailbox, or a group start or end marker.

@@ -8,9 +8,9 @@ use asimapd_proto::string::{write_nstring, write_string};
 use crate::content::{ContentInfo, Disposition, Parameter};
 use crate::parse::{Analysis, PartId, PartKind};
 
-/// What a multipart with no parts reports in place of its missing parts, because the
-/// grammar requires at least one (`body-type-mpart = 1*body SP media-subtype`). Dovecot 2.3
-/// writes the same empty text part.
+/// The empty text part written for a multipart with no parts, because the grammar requires
+/// at least one (`body-type-mpart = 1*body SP media-subtype`). Dovecot 2.3 writes the same
+/// part.
 const EMPTY_PART: &[u8] = b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)";
 
 impl Analysis {

@@ -277,9 +277,9 @@ fn parse_loose_time(token: &[u8]) -> Option<[i64; 3]> {
     Some(out)
 }
 
-/// Parses an RFC 5322 `Date:` value tolerantly: the day of week is optional, comments are
-/// ignored, fields may be separated by spaces, commas or dashes, two-digit years are
-/// expanded, the time defaults to midnight and a missing or unknown zone to UTC. Returns
+/// Parses an RFC 5322 `Date:` value tolerantly. The day of week is optional, comments are
+/// ignored, and fields may be separated by spaces, commas or dashes. Two-digit years are
+/// expanded. The time defaults to midnight, and a missing or unknown zone to UTC. Returns
 /// `None` when no valid day, month and year are found.
 pub fn parse_rfc5322_date(value: &[u8]) -> Option<DateTime> {
     let mut parts = DateParts::default();
@@ -330,7 +330,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn imap_date_time_round_trips_with_space_padded_day() {
+    fn imap_date_time_round_trips() {
         let time = parse_imap_date_time(b" 7-Feb-1994 21:52:25 -0800").unwrap();
         assert_eq!(time.timestamp, 760_686_745);
         assert_eq!(time.offset_minutes, -480);
@@ -338,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn imap_date_time_accepts_two_digit_day_and_quotes() {
+    fn imap_date_time_two_digit_day() {
         let time = parse_imap_date_time(b"\"17-Jul-1996 02:44:25 +0530\"").unwrap();
         assert_eq!(format_imap_date_time(time), "17-Jul-1996 02:44:25 +0530");
     }

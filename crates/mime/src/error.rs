@@ -1,6 +1,6 @@
 //! The crate's error type.
 
-/// Failures of message analysis that a caller must turn into a protocol answer.
+/// Failures of message analysis that a caller must turn into a protocol response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MimeError {
@@ -12,7 +12,7 @@ pub enum MimeError {
         section: String,
     },
     /// The part's Content-Transfer-Encoding is not one that RFC 2045 defines, so BINARY
-    /// cannot decode it (the session answers `NO [UNKNOWN-CTE]`, RFC 3516 §4.1).
+    /// cannot decode it. The session responds `NO [UNKNOWN-CTE]` (RFC 3516).
     #[error("unknown content transfer encoding {encoding:?}")]
     UnknownTransferEncoding {
         /// The encoding name as written in the part's header.

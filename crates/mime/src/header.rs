@@ -79,9 +79,9 @@ pub fn first_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
         .map(|field| field.unfolded())
 }
 
-/// Unfolds a header value as Dovecot 2.3 does for ENVELOPE and BODYSTRUCTURE: line ends
-/// (LF or CRLF) are removed, a bare CR becomes a space, NUL becomes U+FFFD (an IMAP string
-/// may not hold NUL), and white space at both ends is trimmed.
+/// Unfolds a header value as Dovecot 2.3 does for ENVELOPE and BODYSTRUCTURE. Line ends
+/// (LF or CRLF) are removed and a bare CR becomes a space. NUL becomes U+FFFD because an
+/// IMAP string may not contain NUL. White space at both ends is trimmed.
 pub fn unfold(value: &[u8]) -> Vec<u8> {
     let mut unfolded = Vec::with_capacity(value.len());
     for (index, &byte) in value.iter().enumerate() {

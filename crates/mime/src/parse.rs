@@ -27,7 +27,7 @@ pub const MAX_PARTS: usize = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PartId(pub usize);
 
-/// What a part's body holds.
+/// The structure of a part's body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartKind {
     /// A body with no recorded structure: text, an attachment, or a multipart or message
@@ -53,7 +53,7 @@ pub struct Part {
     pub body_size: ServedSize,
     /// The MIME description from the header.
     pub content: ContentInfo,
-    /// How the body is structured.
+    /// The structure of the body.
     pub kind: PartKind,
     /// Parts of a multipart, or the encapsulated message of a message part.
     pub children: Vec<PartId>,
@@ -155,7 +155,7 @@ struct Hit {
     next: usize,
 }
 
-/// Where an entity's body ended and which boundary line ended it, if any.
+/// The end of an entity's body and the boundary line that ended it, if any.
 #[derive(Debug, Clone, Copy)]
 struct Stop {
     body_end: usize,
@@ -252,9 +252,9 @@ impl Parser<'_> {
         });
     }
 
-    /// Parses a multipart body that starts at `body_start`; returns where it ended and its
-    /// served size, computed from the children's sizes and the gaps between them so that
-    /// every byte is counted once.
+    /// Parses a multipart body that starts at `body_start` and returns where it ended with
+    /// its served size. The size adds up the children and the gaps between them, so every
+    /// byte is counted once.
     fn multipart(
         &mut self,
         id: usize,

@@ -97,7 +97,7 @@ pub fn to_utf8(charset: Option<&[u8]>, bytes: &[u8]) -> String {
 }
 
 /// Decodes the RFC 2047 encoded words of an unfolded header value. White space between
-/// two encoded words is dropped (RFC 2047 §6.2); a word in an unknown charset or with an
+/// two encoded words is dropped (RFC 2047 §6.2). A word in an unknown charset or with an
 /// invalid encoding is kept as written.
 pub fn decode_header_value(value: &[u8]) -> String {
     let mut out = String::new();

@@ -1,8 +1,8 @@
 //! Body sections of FETCH BODY[...] and BINARY[...] (RFC 9051 §6.4.5), resolved to bytes.
 //!
-//! Part numbers follow RFC 9051 §6.4.5: a message that is not multipart has only part 1
-//! (its body); a `message/rfc822` part's parts are the parts of the message it holds; a
-//! leaf part has no parts below it. HEADER, HEADER.FIELDS and TEXT apply to the top-level
+//! Part numbers follow RFC 9051 §6.4.5. A message that is not multipart has only part 1,
+//! its body. The parts of a `message/rfc822` part are the parts of the message it
+//! contains, and a leaf part has no parts below it. HEADER, HEADER.FIELDS and TEXT apply to the top-level
 //! message or to a `message/rfc822` part; MIME applies to any numbered part.
 
 use std::fmt;
@@ -312,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn header_fields_keep_continuations_and_end_with_empty_line() {
+    fn header_fields_keep_continuation_lines() {
         let block = b"From: a\nSubject: x\n  y\nTo: b\n\n";
         let names = vec![b"subject".to_vec()];
         assert_eq!(

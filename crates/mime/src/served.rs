@@ -1,6 +1,6 @@
 //! The served form of a message: what the server sends, computed from the file on demand.
 //!
-//! Files on disk usually end lines with a bare LF. IMAP requires CRLF (RFC 9051 §2.2), so
+//! Files on disk usually end lines with a bare LF. IMAP requires CRLF, so
 //! the served form inserts a CR before every LF that does not already follow one, keeps
 //! existing CRLF pairs, and passes any other byte (a bare CR included) through unchanged.
 //! The decision is made inside the range being served: a LF at the first byte of a range
@@ -34,7 +34,7 @@ impl ByteRange {
         self.end - self.start
     }
 
-    /// Returns true when the range holds no bytes.
+    /// Returns true when the range is empty.
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }

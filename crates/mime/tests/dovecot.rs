@@ -1,9 +1,10 @@
 //! Differential test against Dovecot 2.3, the reference implementation of FETCH.
 //!
 //! The test starts Dovecot on 127.0.0.1 with a generated configuration and a Maildir that
-//! holds the fixture messages and a generated corpus, fetches ENVELOPE, BODYSTRUCTURE,
-//! BODY, RFC822.SIZE, body sections, partial fetches and BINARY for every message over
-//! IMAP, and compares each value with what this crate computes. Values are compared as
+//! contains the fixture messages, the malformed messages and a generated corpus. It
+//! fetches ENVELOPE, BODYSTRUCTURE, BODY, RFC822.SIZE, body sections, partial fetches and
+//! BINARY for every message over IMAP and compares each value with what this crate
+//! computes. Values are compared as
 //! parsed IMAP data, so a quoted string and a literal with the same content are equal.
 //! Deliberate differences are listed in docs/mime-differences.md; [`is_deliberate`]
 //! accepts exactly those.
@@ -271,7 +272,7 @@ enum Phase {
 
 const PHASES: [Phase; 3] = [Phase::BinarySize, Phase::Structure, Phase::Sections];
 
-/// One FETCH item: what to request, the key of its answer, and the value expected.
+/// One FETCH item: the request, the key of its response, and the expected value.
 struct Item {
     phase: Phase,
     request: String,
@@ -300,7 +301,7 @@ fn section_item(
     };
     let expected = match analysis.section(raw, &section) {
         Ok(body) => body.to_vec(raw, window.0, window.1),
-        // Dovecot answers a section that does not exist with an empty string.
+        // Dovecot returns an empty string for a section that does not exist.
         Err(MimeError::SectionNotFound { .. }) => Vec::new(),
         Err(other) => panic!("unexpected error for {spec}: {other}"),
     };
@@ -561,9 +562,9 @@ fn is_deliberate(name: &str, key: &str, dovecot: &Value, ours: &Value) -> bool {
 
 /// Returns `value` (a BODY or BODYSTRUCTURE) with every `text/plain; charset=us-ascii`
 /// 7bit leaf written in lower case. Dovecot 2.3.19 stores such parts as a flag and writes
-/// them back in lower case once cached, while its first answer keeps the case of the
-/// header; this crate always keeps the case of the header (RFC 2045 §5.1 makes these
-/// values case-insensitive).
+/// them back in lower case once cached, while its first response keeps the case of the
+/// header. This crate always keeps the case of the header, and RFC 2045 §5.1 makes these
+/// values case-insensitive.
 fn lowercase_default_text(value: &Value) -> Value {
     let Value::List(items) = value else {
         return value.clone();

@@ -1,8 +1,9 @@
 //! Fixture messages → ENVELOPE, BODYSTRUCTURE, sections, BINARY and search text.
 //!
-//! The Dovecot comparison checks every fixture against Dovecot; these tests pin chosen
-//! values by hand and cover what Dovecot cannot check: errors for missing sections, search
-//! text, streaming of large messages, and the differences from Dovecot kept on purpose.
+//! The Dovecot comparison checks every fixture against Dovecot. These tests pin chosen
+//! values by hand. They also cover what Dovecot cannot check: errors for missing sections,
+//! search text, streaming of large messages, and the differences from Dovecot kept on
+//! purpose.
 
 mod support;
 
