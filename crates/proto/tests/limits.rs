@@ -260,6 +260,12 @@ fn authenticate_line_over_limit_is_rejected() {
             max: PRE_AUTH_MAX_LINE_LEN
         }
     );
+    parser.feed(b"AAAA\r\n*\r\n");
+    assert_eq!(
+        parser.next_authenticate_response(),
+        Ok(Some(AuthenticateResponse::Cancel)),
+        "the rest of the long line must be discarded"
+    );
 }
 
 #[test]

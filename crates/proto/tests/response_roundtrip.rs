@@ -183,6 +183,41 @@ fn mailbox_names_encode_per_utf8_mode() {
 }
 
 #[test]
+fn thread_response_matches_rfc_5256_example() {
+    let leaf = |number| ThreadNode {
+        number: Some(number),
+        children: vec![],
+    };
+    let node = |number, children| ThreadNode {
+        number: Some(number),
+        children,
+    };
+    let threads = vec![
+        leaf(2),
+        node(
+            3,
+            vec![node(
+                6,
+                vec![
+                    node(4, vec![leaf(23)]),
+                    node(44, vec![node(7, vec![leaf(96)])]),
+                ],
+            )],
+        ),
+        ThreadNode {
+            number: None,
+            children: vec![leaf(8), leaf(9)],
+        },
+    ];
+    let mut out = Vec::new();
+    Data::Thread(threads).encode(&mut out, false);
+    assert_eq!(
+        common::escape(&out),
+        common::escape(b"* THREAD (2)(3 6 (4 23)(44 7 96))((8)(9))\r\n")
+    );
+}
+
+#[test]
 fn status_text_never_breaks_the_line() {
     let response = StatusResponse::untagged(Status::Bad, None, "bad\r\nline");
     let mut out = Vec::new();

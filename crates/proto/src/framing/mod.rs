@@ -226,6 +226,14 @@ impl CommandParser {
     /// during AUTHENTICATE or the end of IDLE. Returns `None` until a whole line is buffered.
     pub fn next_line(&mut self) -> Result<Option<Vec<u8>>, ParseError> {
         self.apply_drain();
+        if matches!(self.state, State::DiscardLine) {
+            if !self.discard_line() {
+                return Ok(None);
+            }
+            // Raw lines carry no literals, so a literal header at the end of the discarded
+            // line means nothing here.
+            self.state = State::Line;
+        }
         let Some(line_end) = self.find_line_end()? else {
             return Ok(None);
         };

@@ -59,6 +59,8 @@ pub enum Data {
         other_users: Vec<NamespaceEntry>,
         shared: Vec<NamespaceEntry>,
     },
+    /// `THREAD` (RFC 5256): one tree per thread.
+    Thread(Vec<ThreadNode>),
     /// `QUOTA root (resource usage limit ...)` (RFC 9208).
     Quota {
         root: String,
@@ -90,6 +92,14 @@ pub enum ListItem {
     ChildInfo(Vec<String>),
     /// `OLDNAME (name)` (RFC 9051 §6.3.6).
     OldName(MailboxName),
+}
+
+/// A message in a THREAD response and its replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadNode {
+    /// UID or sequence number; `None` for a missing parent that groups its replies.
+    pub number: Option<u32>,
+    pub children: Vec<ThreadNode>,
 }
 
 /// A STATUS data item with its value.
@@ -164,6 +174,17 @@ impl Data {
                     encode_namespace(out, entries, utf8_accept);
                 }
             }
+            Data::Thread(threads) => {
+                out.extend_from_slice(b"THREAD");
+                if !threads.is_empty() {
+                    out.push(b' ');
+                }
+                for thread in threads {
+                    out.push(b'(');
+                    write_thread_node(out, thread);
+                    out.push(b')');
+                }
+            }
             Data::Quota { root, resources } => {
                 out.extend_from_slice(b"QUOTA ");
                 write_astring(out, root.as_bytes());
@@ -215,6 +236,33 @@ impl Data {
         for item in items {
             out.push(b' ');
             out.extend_from_slice(item.as_bytes());
+        }
+    }
+}
+
+/// Writes a thread as `thread-members [SP thread-nested]`: a chain of single replies
+/// continues the list, and two or more replies each open a nested list (RFC 5256 §4).
+fn write_thread_node(out: &mut Vec<u8>, node: &ThreadNode) {
+    if let Some(number) = node.number {
+        out.extend_from_slice(number.to_string().as_bytes());
+    }
+    match node.children.as_slice() {
+        [] => {}
+        [only] => {
+            if node.number.is_some() {
+                out.push(b' ');
+            }
+            write_thread_node(out, only);
+        }
+        children => {
+            if node.number.is_some() {
+                out.push(b' ');
+            }
+            for child in children {
+                out.push(b'(');
+                write_thread_node(out, child);
+                out.push(b')');
+            }
         }
     }
 }

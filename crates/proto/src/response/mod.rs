@@ -13,7 +13,7 @@ use crate::string::{write_astring, write_utf8_string};
 use crate::types::Tag;
 
 pub use code::Code;
-pub use data::{Data, ListItem, MailboxListing, NamespaceEntry, StatusValue};
+pub use data::{Data, ListItem, MailboxListing, NamespaceEntry, StatusValue, ThreadNode};
 pub use fetch::{BodyKey, FetchValue, FetchWriter, encode_fetch};
 pub use parse::{Response, parse_response};
 
