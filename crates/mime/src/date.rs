@@ -194,7 +194,7 @@ pub fn format_imap_date_time(time: DateTime) -> String {
 }
 
 /// Zone names of RFC 5322 §4.3 with their offsets in minutes.
-const ZONE_NAMES: [(&str, i32); 10] = [
+const ZONE_NAMES: [(&str, i32); 11] = [
     ("UT", 0),
     ("UTC", 0),
     ("GMT", 0),
@@ -205,12 +205,10 @@ const ZONE_NAMES: [(&str, i32); 10] = [
     ("MST", -420),
     ("MDT", -360),
     ("PST", -480),
+    ("PDT", -420),
 ];
 
 fn named_zone(name: &[u8]) -> Option<i32> {
-    if name.eq_ignore_ascii_case(b"PDT") {
-        return Some(-420);
-    }
     ZONE_NAMES
         .iter()
         .find(|(zone, _)| zone.as_bytes().eq_ignore_ascii_case(name))

@@ -81,6 +81,16 @@ impl Analysis {
     }
 }
 
+impl Analysis {
+    /// Returns BINARY.SIZE[`part`]: the length of [`Analysis::binary`]'s content.
+    ///
+    /// # Errors
+    /// The errors of [`Analysis::binary`].
+    pub fn binary_size(&self, raw: &[u8], part: &[u32]) -> Result<u64, MimeError> {
+        self.binary(raw, part).map(|content| content.len() as u64)
+    }
+}
+
 fn base64_value(byte: u8) -> Option<u8> {
     match byte {
         b'A'..=b'Z' => Some(byte - b'A'),

@@ -3,7 +3,9 @@
 
 mod support;
 
-use asimapd_mime::{Analysis, MAX_NESTING_DEPTH, PartKind, Section, SectionText, ServedSize};
+use asimapd_mime::{
+    Analysis, MAX_NESTING_DEPTH, MAX_PARTS, PartKind, Section, SectionText, ServedSize,
+};
 use support::{Value, check_body, check_envelope, malformed_cases};
 
 fn case(name: &str) -> Vec<u8> {
@@ -16,7 +18,10 @@ fn case(name: &str) -> Vec<u8> {
 
 /// Analyses the case and checks every property that any message must have.
 fn check(name: &str) -> (Vec<u8>, Analysis) {
-    let raw = case(name);
+    check_bytes(name, case(name))
+}
+
+fn check_bytes(name: &str, raw: Vec<u8>) -> (Vec<u8>, Analysis) {
     let analysis = Analysis::parse(&raw);
 
     let envelope = Value::parse_all(&analysis.envelope().to_imap());
@@ -276,5 +281,65 @@ fn every_case_has_a_test() {
             source.contains(&format!("fn {name}()")),
             "no test for {name}"
         );
+    }
+}
+
+#[test]
+fn parts_beyond_limit_stay_in_body() {
+    let mut raw = b"Subject: many parts\nContent-Type: multipart/mixed; boundary=p\n\n".to_vec();
+    for index in 0..MAX_PARTS + 50 {
+        raw.extend_from_slice(format!("--p\n\npart {index}\n").as_bytes());
+    }
+    raw.extend_from_slice(b"--p--\n");
+    let analysis = Analysis::parse(&raw);
+    assert_eq!(analysis.parts().len(), MAX_PARTS);
+    assert_eq!(analysis.root().children.len(), MAX_PARTS - 1);
+    assert_eq!(
+        ServedSize::of(&raw, analysis.root().body),
+        analysis.root().body_size
+    );
+    let whole = analysis.section(&raw, &Section::default()).unwrap();
+    assert!(
+        whole
+            .to_vec(&raw, 0, u64::MAX)
+            .ends_with(b"part 10049\r\n--p--\r\n")
+    );
+}
+
+/// Damages generated messages at random (fixed seed) and checks each result like the
+/// cases above: truncation, byte flips, stray boundary lines and NUL bytes.
+#[test]
+fn damaged_corpus_messages_stay_valid() {
+    let mut rng = asimapd_corpus::Rng::new(0xdead_beef);
+    for (index, message) in asimapd_corpus::generate(0xdead_beef, 150)
+        .into_iter()
+        .enumerate()
+    {
+        let mut raw = message;
+        for _ in 0..1 + rng.below(4) {
+            damage(&mut rng, &mut raw);
+        }
+        check_bytes(&format!("damaged #{index}"), raw);
+    }
+}
+
+fn damage(rng: &mut asimapd_corpus::Rng, raw: &mut Vec<u8>) {
+    if raw.is_empty() {
+        return;
+    }
+    let at = rng.below(raw.len() as u64) as usize;
+    match rng.below(5) {
+        0 => raw.truncate(at),
+        1 => raw[at] = rng.below(256) as u8,
+        2 => raw.splice(at..at, b"\n--=_".iter().copied()).for_each(drop),
+        3 => raw
+            .splice(
+                at..at,
+                b"\nContent-Type: multipart/mixed; boundary=\"\n\n"
+                    .iter()
+                    .copied(),
+            )
+            .for_each(drop),
+        _ => raw[at] = 0,
     }
 }
