@@ -206,20 +206,28 @@ impl Authenticator {
         }
 
         let inner = Arc::clone(&self.inner);
-        let user = user.to_owned();
         let password = password.clone();
         let stored = account.map(|account| account.password_hash().clone());
         let check = tokio::task::spawn_blocking(move || {
-            verify_or_dummy(&user, &password, stored.as_ref(), &inner.dummy_hash)
+            verify_or_dummy(&password, stored.as_ref(), &inner.dummy_hash)
         })
         .await;
         drop(permit);
 
-        // A check that panicked or was cancelled at shutdown counts as a wrong password.
-        Some(check.unwrap_or_else(|error| {
-            error!(%error, "password check task failed");
-            false
-        }))
+        // Logging happens here rather than on the blocking thread, so the events carry the
+        // caller's span (session id, client address).
+        match check {
+            Ok(Ok(is_match)) => Some(is_match),
+            Ok(Err((algorithm, error))) => {
+                log_unverifiable(user, &algorithm, &error);
+                Some(false)
+            }
+            // A check that panicked or was cancelled at shutdown counts as a wrong password.
+            Err(error) => {
+                error!(user, %error, "password check task failed");
+                Some(false)
+            }
+        }
     }
 
     fn is_throttled(&self, user: &str, client: IpAddr) -> bool {
@@ -240,32 +248,29 @@ impl Authenticator {
     }
 }
 
+/// Verifies `password` against `stored`, or spends a check on the dummy hash when there is
+/// no account or its hash cannot be checked. The error carries the stored algorithm name.
 fn verify_or_dummy(
-    user: &str,
     password: &Password,
     stored: Option<&PasswordHash>,
     dummy_hash: &PasswordHash,
-) -> bool {
+) -> Result<bool, (String, HashError)> {
     let Some(stored) = stored else {
         let _ = verify_password(password.expose(), dummy_hash);
-        return false;
+        return Ok(false);
     };
-    match verify_password(password.expose(), stored) {
-        Ok(is_match) => is_match,
-        Err(error) => {
-            log_unverifiable(user, stored, &error);
-            let _ = verify_password(password.expose(), dummy_hash);
-            false
-        }
-    }
+    verify_password(password.expose(), stored).map_err(|error| {
+        let _ = verify_password(password.expose(), dummy_hash);
+        (stored.algorithm().to_owned(), error)
+    })
 }
 
-fn log_unverifiable(user: &str, stored: &PasswordHash, error: &HashError) {
+fn log_unverifiable(user: &str, algorithm: &str, error: &HashError) {
     match error {
         HashError::Unusable => info!(user, "login rejected: password is disabled"),
         _ => warn!(
             user,
-            algorithm = stored.algorithm(),
+            algorithm,
             %error,
             "login rejected: stored password hash cannot be checked"
         ),
@@ -587,6 +592,34 @@ mod tests {
 
         drop(permit);
         assert!(matches!(login.await, AuthOutcome::Success(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn logs_name_user_but_no_secrets() {
+        let alice_hash = cheap_hash("secret");
+        let contents =
+            format!("huge:pbkdf2_sha256$99999999$salt$AAAA:Mail\nalice:{alice_hash}:Mail\n");
+        let fixture = fixture(&contents);
+        let logs = crate::test_logs::LogCapture::start();
+
+        fixture.login("huge", "guess1").await;
+        fixture.login("alice", "secret").await;
+        fixture.login("alice", "guess2").await;
+
+        let text = logs.text();
+        assert!(text.contains("huge"), "{text}");
+        assert!(text.contains("exceeds the maximum 10000000"), "{text}");
+        assert!(text.contains("login accepted"), "{text}");
+        assert!(text.contains("login failed"), "{text}");
+        for secret in [
+            "guess1",
+            "guess2",
+            "secret",
+            "$salt$AAAA",
+            alice_hash.as_str(),
+        ] {
+            assert!(!text.contains(secret), "log contains {secret:?}:\n{text}");
+        }
     }
 
     #[test]

@@ -14,6 +14,9 @@ mod rewrite;
 mod secret;
 mod throttle;
 
+#[cfg(test)]
+mod test_logs;
+
 pub use authenticator::{AuthConfig, AuthOutcome, Authenticator, DEFAULT_CACHE_LIFETIME};
 pub use cache::MAX_CACHE_ENTRIES;
 pub use error::{AuthError, HashError};

@@ -298,6 +298,45 @@ mod tests {
     }
 
     #[test]
+    fn malformed_line_log_names_line_not_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(
+            dir.path(),
+            "# header\nalice:hash:/mail\nbob:pbkdf2_sha256$1$s$SECRETKEY\n",
+        );
+        let logs = crate::test_logs::LogCapture::start();
+
+        PasswordFile::new(&path).reload_if_changed().unwrap();
+
+        let text = logs.text();
+        assert!(text.contains("line_number=3"), "{text}");
+        assert!(
+            text.contains("skipping malformed password file line"),
+            "{text}"
+        );
+        assert!(!text.contains("SECRETKEY"), "{text}");
+    }
+
+    #[test]
+    fn missing_file_error_is_logged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = PasswordFile::new(dir.path().join("pwfile"));
+        let logs = crate::test_logs::LogCapture::start();
+
+        assert!(file.reload_if_changed().is_err());
+        assert!(file.reload_if_changed().is_err());
+
+        let text = logs.text();
+        assert_eq!(
+            text.matches("password file unavailable").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(text.contains("pwfile"), "{text}");
+    }
+
+    #[test]
     fn later_duplicate_line_wins() {
         let accounts = parse_accounts(
             b"alice:one:/a\nalice:two:/b\n",

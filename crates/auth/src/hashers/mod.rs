@@ -31,6 +31,9 @@ pub const MAX_HASH_BYTES: usize = 1024;
 /// bits.
 pub const SALT_CHARS: usize = 22;
 
+/// Maximum length of an algorithm name taken from a hash; Django's longest is 13.
+const MAX_ALGORITHM_NAME_CHARS: usize = 32;
+
 /// Length of the random part of an unusable password, as Django's `make_password(None)`.
 const UNUSABLE_SUFFIX_CHARS: usize = 40;
 
@@ -51,6 +54,10 @@ impl PasswordHash {
     }
 
     /// Returns the Django algorithm name, such as `pbkdf2_sha256` or `unsalted_md5`.
+    ///
+    /// Returns an empty string when the text before the first `$` is missing, longer than
+    /// 32 characters or not made of ASCII letters, digits and `_`. Such text may be a
+    /// password written into the file by mistake, and the name ends up in logs.
     pub fn algorithm(&self) -> &str {
         let encoded = self.0.as_str();
         if digest::is_bare_unsalted_md5(encoded) || digest::is_prefixed_unsalted_md5(encoded) {
@@ -59,7 +66,10 @@ impl PasswordHash {
         if digest::is_unsalted_sha1(encoded) {
             return "unsalted_sha1";
         }
-        encoded.split('$').next().unwrap_or_default()
+        match encoded.split_once('$') {
+            Some((prefix, _)) if is_algorithm_name(prefix) => prefix,
+            _ => "",
+        }
     }
 
     /// Returns false for Django's unusable marker, a hash starting with `!`.
@@ -91,8 +101,20 @@ pub fn verify_password(password: &[u8], hash: &PasswordHash) -> Result<bool, Has
     }
 }
 
+fn is_algorithm_name(prefix: &str) -> bool {
+    prefix.len() <= MAX_ALGORITHM_NAME_CHARS
+        && prefix
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+}
+
 fn verify_by_prefix(password: &[u8], encoded: &str) -> Result<bool, HashError> {
-    let (algorithm, fields) = encoded.split_once('$').unwrap_or((encoded, ""));
+    let (algorithm, fields) = encoded.split_once('$').unwrap_or(("", ""));
+    let algorithm = if is_algorithm_name(algorithm) {
+        algorithm
+    } else {
+        ""
+    };
     match algorithm {
         "pbkdf2_sha256" => pbkdf2::verify_sha256(password, fields),
         "pbkdf2_sha1" => pbkdf2::verify_sha1(password, fields),
@@ -103,7 +125,7 @@ fn verify_by_prefix(password: &[u8], encoded: &str) -> Result<bool, HashError> {
         "md5" => digest::verify_md5(password, fields),
         "sha1" => digest::verify_sha1(password, fields),
         other => Err(HashError::UnknownAlgorithm {
-            algorithm: other.chars().take(32).collect(),
+            algorithm: other.to_owned(),
         }),
     }
 }
@@ -193,14 +215,32 @@ mod tests {
 
     #[test]
     fn unknown_algorithm_is_rejected() {
-        let result = verify_password(b"pw", &PasswordHash::new("XXX"));
+        let result = verify_password(b"pw", &PasswordHash::new("crypt$salt$abc"));
 
         assert_eq!(
             result,
             Err(HashError::UnknownAlgorithm {
-                algorithm: "XXX".into()
+                algorithm: "crypt".into()
             })
         );
+    }
+
+    #[test]
+    fn text_without_algorithm_stays_out_of_errors() {
+        for encoded in ["plaintext", "pa ss$word", "XXX"] {
+            let hash = PasswordHash::new(encoded);
+
+            let result = verify_password(b"pw", &hash);
+
+            assert_eq!(hash.algorithm(), "", "{encoded}");
+            assert_eq!(
+                result,
+                Err(HashError::UnknownAlgorithm {
+                    algorithm: String::new()
+                }),
+                "{encoded}"
+            );
+        }
     }
 
     #[test]
