@@ -146,6 +146,19 @@ impl MailboxUpdate {
     }
 }
 
+/// Message counts of one mailbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Number of messages.
+    pub messages: u32,
+    /// Messages without `\Seen`.
+    pub unseen: u32,
+    /// Messages not yet seen as `\Recent` by any session.
+    pub recent: u32,
+    /// Sum of RFC822.SIZE.
+    pub size: u64,
+}
+
 /// The index file of one user.
 #[derive(Debug)]
 pub struct Index {
@@ -271,6 +284,27 @@ impl Index {
         Ok(expunged)
     }
 
+    /// Counts a mailbox's messages: total, without `\Seen`, at or above `recent_uid`, and
+    /// the sum of their RFC822.SIZE.
+    pub fn totals(&self, mailbox_id: i64, recent_uid: u32) -> Result<Totals> {
+        self.conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(system_flags & 1 = 0), 0), \
+                 coalesce(sum(uid >= ?2), 0), coalesce(sum(rfc822_size), 0) \
+                 FROM messages WHERE mailbox_id = ?1",
+                params![mailbox_id, recent_uid],
+                |row| {
+                    Ok(Totals {
+                        messages: row.get(0)?,
+                        unseen: row.get(1)?,
+                        recent: row.get(2)?,
+                        size: row.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .map_err(|err| self.error(err))
+    }
+
     /// Returns the highest UIDVALIDITY ever issued from this index (0 when none was).
     pub fn max_uid_validity(&self) -> Result<u32> {
         let value: Option<i64> = self
@@ -329,6 +363,17 @@ impl Writer<'_> {
             .ok_or_else(|| self.corrupt(format!("UIDVALIDITY {value} exceeds 32 bits")))?;
         self.set_meta(MAX_UID_VALIDITY_KEY, i64::from(value.get()))?;
         Ok(value)
+    }
+
+    /// Returns the mailbox named `name`, as this transaction sees it.
+    pub fn mailbox(&self, name: &str) -> Result<Option<MailboxRow>> {
+        let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE name = ?1");
+        self.tx
+            .query_row(&sql, [name], mailbox_from_row)
+            .optional()
+            .map_err(|err| self.error(err))?
+            .transpose()
+            .map_err(|reason| self.corrupt(reason))
     }
 
     /// Records that a UIDVALIDITY was used (an imported one), so that later ones are larger.
@@ -445,6 +490,17 @@ impl Writer<'_> {
                     dir.map(|d| d.ino as i64),
                     dir.and_then(|d| d.btime_ns),
                 ],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+
+    /// Records the folder directory's identity.
+    pub fn set_dir(&self, id: i64, dir: DirIdentity) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE mailboxes SET dir_dev = ?2, dir_ino = ?3, dir_btime_ns = ?4 WHERE id = ?1",
+                params![id, dir.dev as i64, dir.ino as i64, dir.btime_ns],
             )
             .map_err(|err| self.error(err))?;
         Ok(())

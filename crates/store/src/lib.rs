@@ -5,18 +5,45 @@
 //! and per message the UID, the file's number and identity, INTERNALDATE, RFC822.SIZE,
 //! MODSEQ, flags and the cached ENVELOPE and BODYSTRUCTURE. Message files are always written
 //! before the index, and the index changes in one transaction per operation.
+//!
+//! # Entry points
+//! * [`Store::open`] on an [`asimapd_mh::MailRoot`]: one store per user, shared by that
+//!   user's sessions. It imports the Python asimap's `asimap.db` once.
+//! * Mailboxes: [`Store::list_mailboxes`], [`Store::create_mailbox`],
+//!   [`Store::delete_mailbox`], [`Store::rename_mailbox`], [`Store::set_subscribed`],
+//!   [`Store::status`], [`Store::select`] (a snapshot plus a [`MailboxEvent`] receiver).
+//! * Messages: [`Store::append`], [`Store::store_flags`], [`Store::expunge`],
+//!   [`Store::copy`], [`Store::move_messages`], [`Store::open_message`].
+//! * Changes made by nmh: [`Store::check`] (cheap `stat` probe, before each command),
+//!   [`Store::sync`] (full pass), and [`Watcher`] (inotify with a polling fallback, plus a
+//!   periodic scan of every mailbox).
+//! * The pure parts: [`reconcile`] and [`FlagMap`].
 
 mod error;
+mod events;
 mod flags;
+mod import;
 mod index;
+mod ops;
 mod reconcile;
 mod schema;
+mod store;
+mod sync;
+mod watch;
 
 pub use error::{Result, StoreError};
+pub use events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
 pub use flags::{DEFAULT_UNSEEN_SEQUENCE, FlagMap, FlagSet, SystemFlag};
+pub use import::{
+    ASIMAP_DB_FILE, Imported, ImportedMailbox, MAX_IMPORTED_UIDS, SkippedMailbox, expand_ranges,
+    read_asimap_db,
+};
 pub use index::{
     DirIdentity, Index, InternalDate, MAX_UID, MailboxRow, MailboxUpdate, MessageDetails,
-    MessageRow, NewMessage, Writer,
+    MessageRow, NewMessage, Totals, Writer,
 };
+pub use ops::{CopyOutcome, OpenedMessage, StoreMode, StoreOutcome};
 pub use reconcile::{AddedMessage, DiskMessage, Plan, ReconcileError, reconcile};
 pub use schema::{BUSY_TIMEOUT, INDEX_FILE, SCHEMA_VERSION, open_index, schema_version};
+pub use store::{Selected, Store};
+pub use watch::{DEFAULT_POLL_INTERVAL, DEFAULT_SCAN_INTERVAL, EVENT_TICK, WatchConfig, Watcher};

@@ -1,0 +1,467 @@
+//! Bringing the index in line with the folders: the I/O around [`crate::reconcile`].
+//!
+//! A full pass takes a snapshot of the folder under the `.mh_sequences` read lock and stats
+//! every message file in parallel. It then runs the pure reconciliation, reads and analyses
+//! only the files that are new to the index (each once, in parallel), and writes the result
+//! in one transaction. A folder whose files did not change costs one directory listing and one
+//! `stat` per file, and no message file is opened.
+
+use std::io::Read;
+use std::time::{Instant, SystemTime};
+
+use asimapd_mh::{AppendCheck, FileIdentity, Folder, MessageNumber, MhError, Snapshot};
+use asimapd_mime::Analysis;
+use rayon::prelude::*;
+
+use crate::error::{Result, StoreError};
+use crate::events::{MailboxEvent, MessageView};
+use crate::import::Imported;
+use crate::index::{
+    DirIdentity, InternalDate, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
+};
+use crate::reconcile::{DiskMessage, Plan, reconcile};
+use crate::store::{Live, MailboxState, Store, lock, not_found};
+
+impl Store {
+    /// Brings a mailbox up to date when its folder or `.mh_sequences` changed since the last
+    /// pass (two `stat` calls when nothing did), or when files are still settling. Sessions
+    /// call it before each command.
+    pub fn check(&self, name: &str) -> Result<()> {
+        let state = self.state(name);
+        let mut live = lock(&state.live);
+        self.check_locked(name, &state, &mut live)
+    }
+
+    /// Brings a mailbox up to date unconditionally. This also catches messages rewritten
+    /// in place (`anno`), which change neither the folder nor `.mh_sequences`.
+    pub fn sync(&self, name: &str) -> Result<()> {
+        let state = self.state(name);
+        let mut live = lock(&state.live);
+        self.sync_locked(name, &state, &mut live)
+    }
+
+    pub(crate) fn check_locked(
+        &self,
+        name: &str,
+        state: &MailboxState,
+        live: &mut Live,
+    ) -> Result<()> {
+        let folder = self.inner.root.folder(name)?;
+        let probe = match folder.probe() {
+            Ok(probe) => probe,
+            Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
+            Err(err) => return Err(err.into()),
+        };
+        if live.probe == Some(probe) && !live.pending {
+            return Ok(());
+        }
+        self.sync_locked(name, state, live)
+    }
+
+    pub(crate) fn sync_locked(
+        &self,
+        name: &str,
+        state: &MailboxState,
+        live: &mut Live,
+    ) -> Result<()> {
+        let folder = self.inner.root.folder(name)?;
+        if !folder.exists() {
+            return self.vanished(name, state);
+        }
+        self.watch_appends(&folder, live)?;
+        let snapshot = match folder.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
+            Err(err) => return Err(err.into()),
+        };
+        let dir = DirIdentity::of(folder.path()).map_err(|source| StoreError::Io {
+            op: "stat",
+            path: folder.path().to_owned(),
+            source,
+        })?;
+        let row = self.prepare_row(name, dir, state, live)?;
+        let rows = self.index().messages(row.id)?;
+        let disk = self.disk_messages(&folder, &snapshot, &rows, live)?;
+        let plan = reconcile(
+            &rows,
+            &disk,
+            row.uid_next,
+            row.highest_modseq,
+            &self.inner.flag_map,
+        )
+        .map_err(|_| StoreError::UidsExhausted {
+            name: name.to_owned(),
+            max: crate::index::MAX_UID,
+        })?;
+        live.probe = Some(snapshot.probe);
+        live.pending = !plan.unsettled.is_empty() || !live.appends.is_empty();
+        if plan.is_empty() {
+            return Ok(());
+        }
+
+        let (update, unreadable) = self.build_update(&folder, &row, &plan)?;
+        if unreadable > 0 {
+            live.pending = true;
+        }
+        self.index().write(|w| w.apply(row.id, &update))?;
+        tracing::debug!(
+            mailbox = name,
+            expunged = update.expunged.len(),
+            added = update.inserted.len(),
+            flags = update.flags.len(),
+            "reconciled mailbox with its folder"
+        );
+        send_update_events(state, &update);
+        Ok(())
+    }
+
+    /// Runs the damage check on appends still watched and ends the watch of old ones.
+    fn watch_appends(&self, folder: &Folder, live: &mut Live) -> Result<()> {
+        let now = Instant::now();
+        let mut kept = Vec::new();
+        for (mut appended, until) in std::mem::take(&mut live.appends) {
+            let check = folder.check_append(&mut appended)?;
+            if check != AppendCheck::Intact {
+                tracing::info!(folder = %folder.path().display(), ?check, "append changed by another writer");
+            }
+            if now >= until || check == AppendCheck::Removed {
+                folder.finish_append(appended)?;
+            } else {
+                kept.push((appended, until));
+            }
+        }
+        live.appends = kept;
+        Ok(())
+    }
+
+    /// Returns the mailbox's row, creating it for a new folder and starting it over under
+    /// a new UIDVALIDITY when the folder directory was replaced.
+    fn prepare_row(
+        &self,
+        name: &str,
+        dir: DirIdentity,
+        state: &MailboxState,
+        live: &mut Live,
+    ) -> Result<MailboxRow> {
+        let (row, replaced) = self.index().write(|w| {
+            let now = SystemTime::now();
+            match w.mailbox(name)? {
+                None => {
+                    let validity = w.issue_uid_validity(now)?;
+                    Ok((w.insert_mailbox(name, validity, Some(dir))?, None))
+                }
+                Some(row) => match row.dir {
+                    None => {
+                        w.set_dir(row.id, dir)?;
+                        Ok((
+                            MailboxRow {
+                                dir: Some(dir),
+                                ..row
+                            },
+                            None,
+                        ))
+                    }
+                    Some(known) if !is_same_dir(known, dir) => {
+                        let validity = w.issue_uid_validity(now)?;
+                        w.reset_mailbox(row.id, validity, Some(dir))?;
+                        let row = w.mailbox(name)?.ok_or_else(|| not_found(name))?;
+                        Ok((row, Some(validity)))
+                    }
+                    Some(_) => Ok((row, None)),
+                },
+            }
+        })?;
+        if let Some(validity) = replaced {
+            tracing::warn!(
+                mailbox = name,
+                uid_validity = validity.get(),
+                "folder directory was replaced; new UIDVALIDITY"
+            );
+            live.settle = Default::default();
+            let _ = state
+                .events
+                .send(MailboxEvent::UidValidityChanged(validity));
+        }
+        Ok(row)
+    }
+
+    /// Stats the listed files and computes their flags; new files go through the settle
+    /// watch.
+    fn disk_messages(
+        &self,
+        folder: &Folder,
+        snapshot: &Snapshot,
+        rows: &[MessageRow],
+        live: &mut Live,
+    ) -> Result<Vec<DiskMessage>> {
+        let identities: Vec<Option<FileIdentity>> = snapshot
+            .listing
+            .messages
+            .par_iter()
+            .map(|message| folder.identity(message.number).ok())
+            .collect();
+        let known: std::collections::HashSet<FileIdentity> =
+            rows.iter().map(|r| r.identity).collect();
+        let present: Vec<(MessageNumber, FileIdentity)> = snapshot
+            .listing
+            .messages
+            .iter()
+            .zip(identities)
+            .filter_map(|(message, identity)| identity.map(|identity| (message.number, identity)))
+            .collect();
+        let numbers: Vec<MessageNumber> = present.iter().map(|(number, _)| *number).collect();
+        let flags = self
+            .inner
+            .flag_map
+            .flags_from_sequences(&snapshot.sequences.public, &numbers);
+
+        let writer_active = present
+            .iter()
+            .any(|(_, identity)| !known.contains(identity))
+            && folder.is_inc_running()?;
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let disk = present
+            .into_iter()
+            .zip(flags)
+            .map(|((number, identity), flags)| {
+                let settled = known.contains(&identity)
+                    || live
+                        .settle
+                        .observe(number, &identity, now, wall, writer_active);
+                DiskMessage {
+                    number,
+                    identity,
+                    flags,
+                    settled,
+                }
+            })
+            .collect();
+        Ok(disk)
+    }
+
+    /// Turns a plan into an index update, reading and analysing the new files. Returns the
+    /// update and how many new files could not be read. Those get no UID now and are looked
+    /// at again on the next pass, and the UIDs planned for them are never handed out.
+    fn build_update(
+        &self,
+        folder: &Folder,
+        row: &MailboxRow,
+        plan: &Plan,
+    ) -> Result<(MailboxUpdate, usize)> {
+        let modseq = plan.modseq.map_or(row.highest_modseq, |m| m.get());
+        let mut reused = Vec::new();
+        {
+            let index = self.index();
+            for added in &plan.added {
+                let details = match added.previous_uid {
+                    Some(previous) => index.details(row.id, previous)?,
+                    None => None,
+                };
+                reused.push(details);
+            }
+        }
+        let details: Vec<Option<MessageDetails>> = plan
+            .added
+            .par_iter()
+            .zip(reused)
+            .map(|(added, reused)| {
+                reused.or_else(|| read_details(folder, added.number, &added.identity))
+            })
+            .collect();
+
+        let mut inserted = Vec::with_capacity(plan.added.len());
+        let mut unreadable = 0;
+        for (added, details) in plan.added.iter().zip(details) {
+            let Some(details) = details else {
+                unreadable += 1;
+                continue;
+            };
+            inserted.push(NewMessage {
+                row: MessageRow {
+                    uid: added.uid,
+                    number: added.number,
+                    identity: added.identity,
+                    modseq,
+                    flags: added.flags.clone(),
+                },
+                details,
+            });
+        }
+        let update = MailboxUpdate {
+            expunged: plan.expunged.clone(),
+            moved: plan.moved.clone(),
+            inserted,
+            flags: plan.flag_changes.clone(),
+            uid_next: plan.uid_next,
+            modseq: plan.modseq,
+        };
+        Ok((update, unreadable))
+    }
+
+    /// Handles a folder that disappeared: a subscribed mailbox keeps its row (emptied, and
+    /// under a new UIDVALIDITY should the folder come back), any other loses it.
+    fn vanished(&self, name: &str, state: &MailboxState) -> Result<()> {
+        self.index().write(|w| {
+            let Some(row) = w.mailbox(name)? else {
+                return Ok(());
+            };
+            if row.subscribed {
+                let validity = w.issue_uid_validity(SystemTime::now())?;
+                w.reset_mailbox(row.id, validity, None)
+            } else {
+                w.delete_mailbox(row.id)
+            }
+        })?;
+        let _ = state.events.send(MailboxEvent::Deleted);
+        Err(not_found(name))
+    }
+}
+
+/// Reads a message file once and analyses it. Returns `None` when the file is gone or is no
+/// longer the file that was listed.
+pub(crate) fn read_details(
+    folder: &Folder,
+    number: MessageNumber,
+    expected: &FileIdentity,
+) -> Option<MessageDetails> {
+    let (mut file, identity) = folder.open_message(number).ok()?;
+    if identity != *expected {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(identity.size as usize);
+    file.read_to_end(&mut bytes).ok()?;
+    let date = InternalDate {
+        timestamp: (identity.mtime_ns / 1_000_000_000) as i64,
+        zone_minutes: None,
+    };
+    Some(analyze(&bytes, date))
+}
+
+/// Analyses a message's bytes: RFC822.SIZE, ENVELOPE and BODYSTRUCTURE.
+pub(crate) fn analyze(bytes: &[u8], internal_date: InternalDate) -> MessageDetails {
+    let analysis = Analysis::parse(bytes);
+    MessageDetails {
+        internal_date,
+        rfc822_size: analysis.size(),
+        envelope: Some(analysis.envelope().to_imap()),
+        body_structure: Some(analysis.body_structure(true)),
+    }
+}
+
+pub(crate) fn send_update_events(state: &MailboxState, update: &MailboxUpdate) {
+    let modseq = update.modseq.unwrap_or(crate::store::modseq(1));
+    if !update.expunged.is_empty() {
+        let _ = state.events.send(MailboxEvent::Expunged {
+            uids: update.expunged.clone(),
+            modseq,
+        });
+    }
+    if !update.inserted.is_empty() {
+        let views = update
+            .inserted
+            .iter()
+            .map(|m| MessageView::from_row(&m.row))
+            .collect();
+        let _ = state.events.send(MailboxEvent::Added(views));
+    }
+    if !update.flags.is_empty() {
+        let views = update
+            .flags
+            .iter()
+            .map(|(uid, flags)| MessageView {
+                uid: *uid,
+                flags: flags.clone(),
+                modseq,
+            })
+            .collect();
+        let _ = state.events.send(MailboxEvent::FlagsChanged(views));
+    }
+}
+
+fn is_same_dir(known: DirIdentity, now: DirIdentity) -> bool {
+    let same_birth = match (known.btime_ns, now.btime_ns) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    known.dev == now.dev && known.ino == now.ino && same_birth
+}
+
+/// Writes what was read from `asimap.db` into the index: each mailbox whose folder exists
+/// gets its old UIDVALIDITY and UIDNEXT, and each listed message that is still on disk its
+/// old UID. Files the Python server never saw are found by the next pass.
+pub(crate) fn apply_import(store: &Store, imported: &Imported) -> Result<()> {
+    for mailbox in &imported.mailboxes {
+        let folder = store.root().folder(&mailbox.name)?;
+        let (dir, messages) = if folder.exists() {
+            let snapshot = folder.snapshot()?;
+            let dir = DirIdentity::of(folder.path()).map_err(|source| StoreError::Io {
+                op: "stat",
+                path: folder.path().to_owned(),
+                source,
+            })?;
+            (Some(dir), imported_rows(store, &folder, &snapshot, mailbox))
+        } else {
+            (None, Vec::new())
+        };
+        if dir.is_none() && !mailbox.subscribed {
+            continue;
+        }
+        store.index().write(|w| {
+            w.note_uid_validity(mailbox.uid_validity)?;
+            if let Some(row) = w.mailbox(&mailbox.name)? {
+                w.delete_mailbox(row.id)?;
+            }
+            let row = w.insert_mailbox(&mailbox.name, mailbox.uid_validity, dir)?;
+            w.set_subscribed(row.id, mailbox.subscribed)?;
+            w.set_special_use(row.id, mailbox.special_use.as_deref())?;
+            let recent = mailbox
+                .first_recent
+                .map_or(mailbox.uid_next, |uid| uid.get());
+            w.set_recent_uid(row.id, recent)?;
+            let update = MailboxUpdate {
+                inserted: messages.clone(),
+                uid_next: mailbox.uid_next,
+                ..MailboxUpdate::default()
+            };
+            w.apply(row.id, &update)
+        })?;
+    }
+    Ok(())
+}
+
+fn imported_rows(
+    store: &Store,
+    folder: &Folder,
+    snapshot: &Snapshot,
+    mailbox: &crate::import::ImportedMailbox,
+) -> Vec<NewMessage> {
+    let listed: Vec<(MessageNumber, asimapd_proto::Uid)> = mailbox
+        .messages
+        .iter()
+        .filter(|(number, _)| snapshot.listing.get(*number).is_some())
+        .copied()
+        .collect();
+    let numbers: Vec<MessageNumber> = listed.iter().map(|(number, _)| *number).collect();
+    let flags = store
+        .flag_map()
+        .flags_from_sequences(&snapshot.sequences.public, &numbers);
+    listed
+        .par_iter()
+        .zip(flags)
+        .filter_map(|(&(number, uid), flags)| {
+            let identity = folder.identity(number).ok()?;
+            let details = read_details(folder, number, &identity)?;
+            Some(NewMessage {
+                row: MessageRow {
+                    uid,
+                    number,
+                    identity,
+                    modseq: 1,
+                    flags,
+                },
+                details,
+            })
+        })
+        .collect()
+}

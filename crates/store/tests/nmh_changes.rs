@@ -1,0 +1,299 @@
+//! The store against real nmh commands changing the same folders.
+
+mod support;
+
+use std::time::Duration;
+
+use asimapd_proto::Flag;
+use asimapd_store::{FlagSet, MailboxEvent, StoreMode, SystemFlag, WatchConfig};
+use asimapd_testkit::nmh::message;
+use support::*;
+
+#[test]
+fn new_folder_gets_uids_in_number_order() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    let store = open_store(&home);
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "a".into()), (2, "b".into()), (3, "c".into())]
+    );
+    let status = store.status("inbox").unwrap();
+    assert_eq!(status.messages, 3);
+    assert_eq!(status.uid_next, 4);
+}
+
+#[test]
+fn pack_keeps_uids() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c", "d", "e"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    home.run("rmm", &["+inbox", "2", "4"]);
+    home.run("folder", &["+inbox", "-pack"]);
+    store.check("inbox").unwrap();
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "a".into()), (3, "c".into()), (5, "e".into())]
+    );
+    assert_eq!(store.status("inbox").unwrap().uid_next, 6);
+}
+
+#[test]
+fn sortm_keeps_every_message_once() {
+    let Some(home) = home() else { return };
+    let messages = vec![
+        message("d3", 3, 1),
+        message("d1", 1, 1),
+        message("d2", 2, 1),
+    ];
+    home.fill("inbox", &messages);
+    for number in 1..=3 {
+        age(&home.folder_path("inbox").join(number.to_string()));
+    }
+    let store = open_store(&home);
+    let before = uid_map(&store, "inbox");
+    home.run("sortm", &["+inbox"]);
+    store.check("inbox").unwrap();
+    let after = uid_map(&store, "inbox");
+
+    let mut ids: Vec<&str> = after.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["d1", "d2", "d3"],
+        "UID order is the new number order"
+    );
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    let kept = after.iter().filter(|entry| before.contains(entry)).count();
+    assert!(kept >= 1, "at least one message keeps its UID: {after:?}");
+    let uids: Vec<u32> = after.iter().map(|(uid, _)| *uid).collect();
+    assert!(uids.is_sorted());
+}
+
+#[test]
+fn mark_becomes_flag_event() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    let mut selected = store.select("inbox").unwrap();
+    let before = selected.highest_modseq;
+    home.run("mark", &["+inbox", "2", "-sequence", "flagged", "-add"]);
+    store.check("inbox").unwrap();
+    let event = wait_for_event(&mut selected.events, Duration::from_secs(1), |event| {
+        matches!(event, MailboxEvent::FlagsChanged(_))
+    });
+    let Some(MailboxEvent::FlagsChanged(views)) = event else {
+        panic!("no flag change event");
+    };
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].uid, uid(2));
+    assert!(views[0].flags.has(SystemFlag::Flagged));
+    assert!(views[0].modseq > before);
+}
+
+#[test]
+fn store_writes_sequences_and_keeps_index_keywords() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let mut flags = FlagSet::new();
+    flags.insert(&Flag::Flagged);
+    flags.insert(&Flag::Keyword("work".into()));
+    flags.insert(&Flag::Keyword("$Junk".into()));
+    let outcome = store
+        .store_flags("inbox", &[uid(1)], StoreMode::Add, &flags, None)
+        .unwrap();
+    assert_eq!(outcome.changed.len(), 1);
+
+    let listed = home.mark_list("inbox");
+    assert!(listed.contains("flagged: 1"), "{listed}");
+    assert!(listed.contains("work: 1"), "{listed}");
+    assert!(!listed.contains("Junk"), "{listed}");
+
+    drop(store);
+    let reopened = open_store(&home);
+    let selected = reopened.select("inbox").unwrap();
+    let first = &selected.messages[0].flags;
+    assert!(first.has(SystemFlag::Flagged));
+    assert!(first.has_keyword("work"));
+    assert!(
+        first.has_keyword("$Junk"),
+        "index-only keyword survives a reopen"
+    );
+}
+
+#[test]
+fn seen_is_the_unseen_sequence() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    home.run("mark", &["+inbox", "1-2", "-sequence", "unseen", "-add"]);
+    let store = open_store(&home);
+    let selected = store.select("inbox").unwrap();
+    assert!(!selected.messages[0].flags.has(SystemFlag::Seen));
+    assert!(selected.messages[0].flags.keywords().is_empty());
+
+    let mut seen = FlagSet::new();
+    seen.insert(&Flag::Seen);
+    store
+        .store_flags("inbox", &[uid(1)], StoreMode::Add, &seen, None)
+        .unwrap();
+    assert_eq!(home.message_ids("inbox", Some("unseen")), vec!["<b@test>"]);
+}
+
+#[test]
+fn append_then_expunge() {
+    let Some(home) = home() else { return };
+    let store = open_store(&home);
+    let (_, first) = store
+        .append("inbox", &message("x", 1, 0), &FlagSet::new(), None)
+        .unwrap();
+    assert_eq!(home.message_ids("inbox", Some("unseen")), vec!["<x@test>"]);
+
+    let mut deleted = FlagSet::new();
+    deleted.insert(&Flag::Deleted);
+    store
+        .store_flags("inbox", &[first], StoreMode::Add, &deleted, None)
+        .unwrap();
+    assert_eq!(store.expunge("inbox", None).unwrap(), vec![first]);
+    assert!(home.message_ids("inbox", None).is_empty());
+
+    let (_, second) = store
+        .append("inbox", &message("y", 1, 0), &FlagSet::new(), None)
+        .unwrap();
+    assert!(second > first, "UIDs are never reused");
+}
+
+#[test]
+fn copy_and_move_report_uid_pairs() {
+    let Some(home) = home() else { return };
+    home.create_folder("archive");
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+
+    let copied = store.copy("inbox", "archive", &[uid(1)]).unwrap();
+    assert_eq!(copied.pairs, vec![(uid(1), uid(1))]);
+    let moved = store.move_messages("inbox", "archive", &[uid(2)]).unwrap();
+    assert_eq!(moved.0.pairs, vec![(uid(2), uid(2))]);
+    assert_eq!(moved.1, vec![uid(2)]);
+
+    assert_eq!(uid_map(&store, "inbox"), vec![(1, "a".into())]);
+    assert_eq!(
+        uid_map(&store, "archive"),
+        vec![(1, "a".into()), (2, "b".into())]
+    );
+    home.mark_list("archive");
+}
+
+#[test]
+fn rewritten_message_gets_new_uid() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let path = home.folder_path("inbox").join("2");
+    std::fs::write(&path, message("b2", 9, 5)).unwrap();
+    age(&path);
+    store.sync("inbox").unwrap();
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "a".into()), (3, "b2".into())]
+    );
+}
+
+#[test]
+fn refiled_message_appears_after_settling() {
+    let Some(home) = home() else { return };
+    home.create_folder("other");
+    fill_settled(&home, "other", &["n"]);
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    home.run("refile", &["+other", "1", "-src", "+other", "+inbox"]);
+    sync_until(&store, "inbox", |store| {
+        store.status("inbox").is_ok_and(|s| s.messages == 2)
+    });
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "a".into()), (2, "n".into())]
+    );
+}
+
+#[test]
+fn replaced_folder_gets_larger_uidvalidity() {
+    let Some(home) = home() else { return };
+    home.create_folder("tmp");
+    fill_settled(&home, "tmp", &["a"]);
+    let store = open_store(&home);
+    let before = store.select("tmp").unwrap().uid_validity;
+    home.run("rmf", &["+tmp", "-nointeractive"]);
+    home.create_folder("tmp");
+    fill_settled(&home, "tmp", &["z"]);
+    let after = store.select("tmp").unwrap();
+    assert!(after.uid_validity > before);
+    assert_eq!(after.messages.len(), 1);
+    assert_eq!(after.messages[0].uid, uid(1));
+}
+
+#[test]
+fn recent_goes_to_first_session_only() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    let first = store.select("inbox").unwrap();
+    let second = store.select("inbox").unwrap();
+    assert_eq!(first.recent, 1..3);
+    assert!(second.recent.is_empty());
+    assert!(!home.mark_list("inbox").contains("Recent"));
+}
+
+#[test]
+fn reopening_unchanged_folder_changes_nothing() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    let store = open_store(&home);
+    let before = store.select("inbox").unwrap();
+    drop(store);
+    let reopened = open_store(&home);
+    let after = reopened.select("inbox").unwrap();
+    assert_eq!(after.uid_validity, before.uid_validity);
+    assert_eq!(after.highest_modseq, before.highest_modseq);
+    assert_eq!(after.messages, before.messages);
+}
+
+#[test]
+fn watcher_reports_inc_within_two_seconds() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    let mut selected = store.select("inbox").unwrap();
+    let _watcher = store.spawn_watcher(WatchConfig::default()).unwrap();
+    let drop_path = home.home().join("maildrop");
+    let output = home.inc_mbox("inbox", &drop_path, &[message("new", 5, 1)]);
+    assert!(output.status.success());
+    let event = wait_for_event(&mut selected.events, Duration::from_secs(2), |event| {
+        matches!(event, MailboxEvent::Added(_))
+    });
+    assert!(event.is_some(), "no Added event within 2 seconds");
+}
+
+#[test]
+fn watcher_polls_without_inotify() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    let mut selected = store.select("inbox").unwrap();
+    let config = WatchConfig {
+        use_inotify: false,
+        ..WatchConfig::default()
+    };
+    let _watcher = store.spawn_watcher(config).unwrap();
+    home.run("mark", &["+inbox", "1", "-sequence", "flagged", "-add"]);
+    let event = wait_for_event(&mut selected.events, Duration::from_secs(2), |event| {
+        matches!(event, MailboxEvent::FlagsChanged(_))
+    });
+    assert!(event.is_some(), "no flag change within 2 seconds");
+}
