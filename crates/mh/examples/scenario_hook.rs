@@ -4,8 +4,8 @@
 //!
 //! Usage: `scenario_hook ACTION FOLDER [ARGS...]` with `HOME` (or `MH`) naming the nmh
 //! profile. Actions: `append FOLDER FILE`, `flag FOLDER MSGID +|- FLAG`, `uidmap FOLDER`,
-//! `fetch FOLDER`, `settle FOLDER`. Appends and flag changes are recorded in
-//! `$HOME/.scenario-hook/FOLDER.*` so that `settle` can check and repair them, because the
+//! `fetch FOLDER`, `settle FOLDER`, and `list FOLDER` (prints the message count). Appends
+//! and flag changes are recorded in `$HOME/.scenario-hook/FOLDER.*` so that `settle` can check and repair them, because the
 //! hook runs as a new process for every call.
 
 use std::fs::OpenOptions;
@@ -55,6 +55,11 @@ fn run(args: &[String]) -> HookResult<()> {
         }
         ("uidmap", []) => uidmap(&folder),
         ("fetch", []) => fetch(&folder),
+        ("list", []) => {
+            let listing = folder.list()?;
+            println!("{} messages", listing.messages.len());
+            Ok(())
+        }
         ("settle", []) => settle(&root, &folder, &records, &flags),
         _ => Err(format!("unknown action or wrong arguments: {args:?}").into()),
     }
