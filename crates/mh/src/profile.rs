@@ -160,11 +160,12 @@ impl Profile {
         self.mode("folder-protect", DEFAULT_FOLDER_PROTECT)
     }
 
-    /// Returns the maildrop `inc` reads (`MailDrop`), resolved against the home directory.
+    /// Returns the maildrop `inc` reads (`MailDrop`). nmh 1.8 resolves a relative value
+    /// against the mail root (`Path`), so this does too, falling back to the home directory.
     pub fn maildrop(&self) -> Option<PathBuf> {
-        self.get("maildrop")
-            .filter(|value| !value.is_empty())
-            .map(|value| self.home.join(value))
+        let value = self.get("maildrop").filter(|value| !value.is_empty())?;
+        let base = self.mail_path().unwrap_or_else(|| self.home.clone());
+        Some(base.join(value))
     }
 
     /// Returns the name of the folder `inc` delivers to (`Inbox`, default `inbox`).
@@ -290,6 +291,11 @@ mod tests {
         assert_eq!(p.sequence_negation(), Some("not"));
         assert_eq!(p.maildrop(), Some(PathBuf::from("/home/u/drop")));
         assert_eq!(p.inbox(), "in");
+        let with_path = profile("Path: Mail\nMailDrop: drop\n");
+        assert_eq!(
+            with_path.maildrop(),
+            Some(PathBuf::from("/home/u/Mail/drop"))
+        );
         assert_eq!(p.context_file(Path::new("/m")), PathBuf::from("/m/ctx"));
     }
 

@@ -26,13 +26,17 @@ pub fn setup(extra_profile: &str) -> Option<Env> {
     if !require_nmh() {
         return None;
     }
-    let home = NmhHome::new(extra_profile);
-    let profile = Profile::load(&home.profile_path(), home.home()).expect("load profile");
-    let root = MailRoot::open(&home.mail_root(), Some(&profile), true).expect("open mail root");
-    Some(Env { home, root })
+    Env::from_home(NmhHome::new(extra_profile))
 }
 
 impl Env {
+    /// Opens an existing temporary home with nmh-compatible locking.
+    pub fn from_home(home: NmhHome) -> Option<Env> {
+        let profile = Profile::load(&home.profile_path(), home.home()).expect("load profile");
+        let root = MailRoot::open(&home.mail_root(), Some(&profile), true).expect("open mail root");
+        Some(Env { home, root })
+    }
+
     /// Creates folder `name` with nmh and fills it with messages m1..mCOUNT whose dates are
     /// out of order (for `sortm`).
     pub fn folder_with(&self, name: &str, count: usize) {
