@@ -1,5 +1,5 @@
 //! Feeds arbitrary bytes to the streaming command parser in chunks whose sizes come from the
-//! input, answering literal requests in every way a session can. The parser must never
+//! input, deciding each literal request in every way a session can. The parser must never
 //! panic or stop making progress.
 
 #![no_main]

@@ -14,7 +14,7 @@ use crate::sort::{SortArguments, ThreadArguments};
 use crate::status::StatusItem;
 use crate::types::{Atom, Secret, Tag};
 
-/// A complete command: its tag and what it asks for.
+/// A complete command: its tag and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     pub tag: Tag,
@@ -28,7 +28,7 @@ pub enum NumberKind {
     Uid,
 }
 
-/// How STORE changes flags.
+/// The change STORE makes to the flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreMode {
     /// `FLAGS`: replace.
@@ -51,7 +51,7 @@ pub struct StoreArguments {
     pub flags: Vec<Flag>,
 }
 
-/// What a command asks for, one variant per command.
+/// The request of a command, one variant per command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CommandBody {
@@ -165,7 +165,7 @@ pub enum CommandBody {
 }
 
 impl CommandBody {
-    /// The command name as the client would write it, in upper case (`UID FETCH`).
+    /// Returns the command name as a client writes it, in upper case (`UID FETCH`).
     pub fn name(&self) -> &'static str {
         use CommandBody as C;
         let is_uid = |numbers: &NumberKind| *numbers == NumberKind::Uid;

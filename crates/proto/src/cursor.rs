@@ -49,7 +49,7 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
-    /// The bytes read since offset `start`.
+    /// Returns the bytes read since offset `start`.
     pub fn since(&self, start: usize) -> &'a [u8] {
         &self.input[start..self.pos]
     }

@@ -4,13 +4,13 @@ use crate::mutf7::Mutf7Error;
 use crate::types::Tag;
 
 /// A command that could not be parsed, with its tag when one was read so the session can
-/// answer `tag BAD reason`.
+/// reply `tag BAD reason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}")]
 pub struct ParseError {
     /// Tag of the rejected command, absent when the line did not start with a valid tag.
     pub tag: Option<Tag>,
-    /// What was wrong.
+    /// Reason for the rejection.
     pub kind: ErrorKind,
 }
 
@@ -39,7 +39,7 @@ pub enum ErrorKind {
         expected: &'static str,
         offset: usize,
     },
-    /// The command name is not one this parser knows.
+    /// The command name is not one this parser recognizes.
     #[error("unknown command {name}")]
     UnknownCommand { name: String },
     /// A tag that contains a character outside ASTRING-CHAR or a `+`.

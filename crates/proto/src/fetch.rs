@@ -8,7 +8,7 @@ use crate::error::ErrorKind;
 use crate::grammar::parse_mod_seq;
 use crate::types::ModSeq;
 
-/// What a FETCH command asks for: a macro or a list of attributes.
+/// The data a FETCH command requests: a macro or a list of attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchItems {
     /// `ALL`: FLAGS INTERNALDATE RFC822.SIZE ENVELOPE.
@@ -73,7 +73,7 @@ pub enum FetchAttribute {
 pub struct Section {
     /// Part numbers from the top, empty for the whole message.
     pub part: Vec<NonZeroU32>,
-    /// What of the part; `None` means the whole part (or the whole message).
+    /// The portion of the part; `None` means the whole part (or the whole message).
     pub text: Option<SectionText>,
 }
 

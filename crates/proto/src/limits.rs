@@ -10,8 +10,9 @@ pub const PRE_AUTH_MAX_LITERAL_LEN: u64 = 8 * 1024;
 /// Maximum non-synchronising literal size under LITERAL- (RFC 7888 §5).
 pub const LITERAL_MINUS_MAX_LEN: u64 = 4096;
 
-/// Maximum length of one line (the text between literals), CRLF included. RFC 7162 §4 asks
-/// servers to accept command lines of at least 8192 octets; long UID sets need more.
+/// Maximum length of one line (the text between literals), CRLF included. RFC 7162 §4
+/// recommends that clients keep command lines to about 8192 octets, and a server gets
+/// longer ones from clients that send long UID sets anyway.
 pub const MAX_LINE_LEN: usize = 64 * 1024;
 
 /// Maximum line length before login.

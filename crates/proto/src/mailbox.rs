@@ -20,7 +20,7 @@ impl MailboxName {
         }
     }
 
-    /// The special mailbox `INBOX`.
+    /// Returns the special mailbox `INBOX`.
     pub fn inbox() -> Self {
         MailboxName("INBOX".to_owned())
     }
@@ -30,7 +30,7 @@ impl MailboxName {
         decode_name(wire, utf8_accept).map(MailboxName::new)
     }
 
-    /// The decoded name.
+    /// Returns the decoded name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -71,7 +71,7 @@ impl ListPattern {
         decode_name(wire, utf8_accept).map(ListPattern)
     }
 
-    /// The decoded pattern.
+    /// Returns the decoded pattern.
     pub fn as_str(&self) -> &str {
         &self.0
     }

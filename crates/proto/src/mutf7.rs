@@ -8,7 +8,7 @@ use base64::alphabet::Alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
-/// Why a mailbox name is not valid modified UTF-7.
+/// Reason a mailbox name is not valid modified UTF-7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Mutf7Error {

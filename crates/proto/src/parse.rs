@@ -25,7 +25,7 @@ pub fn parse_command(input: &[u8], limits: &Limits) -> Result<Command, ParseErro
     parse_command_with_externals(input, &[], limits)
 }
 
-/// Parses one complete command; `externals` holds the offsets of literal payloads that the
+/// Parses one complete command; `externals` contains the offsets of literal payloads that the
 /// session streamed elsewhere.
 pub(crate) fn parse_command_with_externals(
     input: &[u8],

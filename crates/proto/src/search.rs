@@ -13,7 +13,7 @@ use crate::string::is_atom_char;
 /// The arguments of SEARCH: result options, charset and the keys, all of which must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchProgram {
-    /// `RETURN (...)` options; `None` without RETURN, which asks for a plain SEARCH response.
+    /// `RETURN (...)` options; `None` without RETURN, which requests a plain SEARCH response.
     pub return_options: Option<Vec<SearchReturn>>,
     /// `CHARSET` of the string arguments, if given.
     pub charset: Option<String>,

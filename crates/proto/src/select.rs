@@ -23,7 +23,7 @@ pub enum SelectParam {
 pub struct QResync {
     pub uid_validity: UidValidity,
     pub modseq: ModSeq,
-    /// UIDs the client knows, if it sent them.
+    /// UIDs known to the client, if it sent them.
     pub known_uids: Option<SequenceSet>,
     /// Matching sequence numbers and UIDs (`seq-match-data`), if sent.
     pub seq_match: Option<(SequenceSet, SequenceSet)>,

@@ -37,7 +37,7 @@ pub enum SequenceSet {
 pub trait SetNumber: Copy + Ord {
     /// Wraps a non-zero value.
     fn from_nonzero(value: NonZeroU32) -> Self;
-    /// The numeric value.
+    /// Returns the numeric value.
     fn value(self) -> u32;
 }
 
@@ -60,7 +60,7 @@ impl SetNumber for SeqNum {
 }
 
 impl SequenceSet {
-    /// A set of one number.
+    /// Creates a set of one number.
     pub fn single(value: NonZeroU32) -> Self {
         SequenceSet::Ranges(vec![SeqRange {
             start: SeqBound::Number(value),
@@ -68,8 +68,8 @@ impl SequenceSet {
         }])
     }
 
-    /// A set from concrete inclusive ranges, each `start <= end`, all values non-zero.
-    /// Returns `None` when `ranges` is empty or holds a zero.
+    /// Creates a set from concrete inclusive ranges, each `start <= end`, all values
+    /// non-zero. Returns `None` when `ranges` is empty or contains a zero.
     pub fn from_ranges(ranges: &[RangeInclusive<u32>]) -> Option<Self> {
         let mut parts = Vec::with_capacity(ranges.len());
         for range in ranges {

@@ -32,7 +32,7 @@ const SORT_KEYS: [(&str, SortKey); 9] = [
 ];
 
 impl SortKey {
-    /// The key's name on the wire.
+    /// Returns the key's name on the wire.
     pub fn name(self) -> &'static str {
         SORT_KEYS
             .iter()

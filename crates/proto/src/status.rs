@@ -35,7 +35,7 @@ const NAMES: [(&str, StatusItem); 10] = [
 ];
 
 impl StatusItem {
-    /// The item's name on the wire.
+    /// Returns the item's name on the wire.
     pub fn name(self) -> &'static str {
         NAMES
             .iter()

@@ -23,7 +23,7 @@ impl Tag {
         }
     }
 
-    /// The tag text.
+    /// Returns the tag text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -60,7 +60,7 @@ macro_rules! nonzero_u32_newtype {
                 $name(value)
             }
 
-            /// The numeric value, never zero.
+            /// Returns the numeric value, never zero.
             pub const fn get(self) -> u32 {
                 self.0.get()
             }
@@ -105,7 +105,7 @@ impl ModSeq {
         }
     }
 
-    /// The numeric value.
+    /// Returns the numeric value.
     pub const fn get(self) -> u64 {
         self.0
     }
@@ -127,7 +127,7 @@ impl Secret {
         Secret(bytes)
     }
 
-    /// The secret bytes.
+    /// Returns the secret bytes.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
@@ -159,7 +159,7 @@ impl Atom {
         }
     }
 
-    /// The atom text.
+    /// Returns the atom text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -131,7 +131,7 @@ fn line_over_limit_is_rejected_with_tag() {
 }
 
 #[test]
-fn long_line_without_end_is_rejected_before_it_ends() {
+fn unterminated_long_line_rejected_early() {
     let mut parser = CommandParser::new(small_limits());
     parser.feed(&[b'x'; 100]);
     let error = parser.next_event().unwrap_err();

@@ -1,5 +1,5 @@
-//! The streaming command parser: splits the input into lines and literals, asks the session
-//! what to do with each literal, and parses each complete command (RFC 9051 §2.2, §4.3,
+//! The streaming command parser: splits the input into lines and literals, requests the
+//! session's decision on each literal, and parses each complete command (RFC 9051 §2.2, §4.3,
 //! §7.5; RFC 7888 LITERAL+ and LITERAL-; RFC 3516 literal8).
 
 mod steps;
@@ -12,15 +12,16 @@ use crate::limits::Limits;
 use crate::parse::decode_sasl_response;
 use crate::types::{Secret, Tag};
 
-/// What [`CommandParser::next_event`] found in the input.
+/// An event that [`CommandParser::next_event`] reports from the input.
 #[derive(Debug)]
 pub enum Event<'a> {
     /// A complete command.
     Command(Command),
     /// The input ends inside a command or before one; feed more bytes.
     NeedMore,
-    /// A line ended with a literal header. Answer with [`CommandParser::accept_literal`],
-    /// [`CommandParser::stream_literal`] or [`CommandParser::reject_literal`].
+    /// A line ended with a literal header. The session then calls
+    /// [`CommandParser::accept_literal`], [`CommandParser::stream_literal`] or
+    /// [`CommandParser::reject_literal`].
     Literal(LiteralRequest),
     /// Bytes of a literal the session chose to stream; they are removed from the parser.
     LiteralData(&'a [u8]),
@@ -115,7 +116,7 @@ impl CommandParser {
         }
     }
 
-    /// The limits in force.
+    /// Returns the limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -201,7 +202,7 @@ impl CommandParser {
 
     /// Hands the literal announced by the last [`Event::Literal`] to the session as
     /// [`Event::LiteralData`] chunks instead of keeping it. Only APPEND message data may be
-    /// streamed; the command then holds [`AppendData::External`](crate::AppendData::External).
+    /// streamed; the command then contains [`AppendData::External`](crate::AppendData::External).
     pub fn stream_literal(&mut self) {
         let State::AwaitingDecision(_, announce) = self.state else {
             return;
@@ -213,8 +214,8 @@ impl CommandParser {
     }
 
     /// Rejects the literal announced by the last [`Event::Literal`] and the command it
-    /// belongs to. The session answers the command with BAD or NO; the bytes of a
-    /// non-synchronising literal are then skipped, never parsed as commands.
+    /// belongs to. The session replies to the command with BAD or NO. The bytes of a
+    /// non-synchronising literal are then skipped and never parsed as commands.
     pub fn reject_literal(&mut self) {
         let State::AwaitingDecision(_, announce) = self.state else {
             return;

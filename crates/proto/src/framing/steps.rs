@@ -37,7 +37,7 @@ impl CommandParser {
         self.start = 0;
     }
 
-    /// The number of buffered bytes after `pos`, at most `remaining`.
+    /// Returns the number of buffered bytes after `pos`, at most `remaining`.
     pub(super) fn available(&self, remaining: u64) -> u64 {
         remaining.min((self.buf.len() - self.pos) as u64)
     }
@@ -83,8 +83,8 @@ impl CommandParser {
 
     /// Forgets the current command, whose last line ended before `after`. A
     /// non-synchronising literal announced at its end is skipped, because the client sends
-    /// it without waiting; after a synchronising one the client waits for a continuation that
-    /// never comes, so the next line is a new command.
+    /// it without waiting. After a synchronising one the client waits for a continuation
+    /// that never comes, so the next line is a new command.
     pub(super) fn abandon_command(&mut self, after: usize, announce: Option<Announce>) {
         self.reset_at(after);
         if let Some(announce) = announce.filter(|announce| announce.is_non_sync) {

@@ -27,7 +27,7 @@ pub enum Data {
         numbers: Vec<u32>,
         modseq: Option<ModSeq>,
     },
-    /// `ESEARCH` (RFC 4731): `all` holds UIDs when `is_uid`, else sequence numbers.
+    /// `ESEARCH` (RFC 4731): `all` contains UIDs when `is_uid`, else sequence numbers.
     ESearch {
         tag: Option<Tag>,
         is_uid: bool,

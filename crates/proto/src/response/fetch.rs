@@ -10,7 +10,7 @@ use crate::flag::Flag;
 use crate::string::{write_astring, write_literal_header, write_nstring};
 use crate::types::{ModSeq, SeqNum, Uid};
 
-/// Which body data a FETCH item carries.
+/// The name of a body data item: a section, a BINARY part or an RFC822 form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyKey {
     /// `BODY[section]<origin>`; `origin` is the partial's start, written when the client

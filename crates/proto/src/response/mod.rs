@@ -30,7 +30,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// The condition's name on the wire.
+    /// Returns the condition's name on the wire.
     pub fn name(self) -> &'static str {
         match self {
             Status::Ok => "OK",
@@ -54,7 +54,7 @@ pub struct StatusResponse {
 }
 
 impl StatusResponse {
-    /// A tagged response to the command with `tag`.
+    /// Creates a tagged response to the command with `tag`.
     pub fn tagged(tag: Tag, status: Status, code: Option<Code>, text: impl Into<String>) -> Self {
         StatusResponse {
             tag: Some(tag),
@@ -64,7 +64,7 @@ impl StatusResponse {
         }
     }
 
-    /// An untagged response.
+    /// Creates an untagged response.
     pub fn untagged(status: Status, code: Option<Code>, text: impl Into<String>) -> Self {
         StatusResponse {
             tag: None,
@@ -98,7 +98,7 @@ impl StatusResponse {
 /// A continuation request: `+ text` or `+ base64` (RFC 9051 §7.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Continuation {
-    /// Free text, such as the answer to a synchronising literal.
+    /// Free text, such as the reply to a synchronising literal.
     Text(String),
     /// An AUTHENTICATE challenge, base64-encoded on the wire.
     Challenge(Vec<u8>),

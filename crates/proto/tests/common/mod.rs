@@ -69,7 +69,7 @@ fn accept(parser: &mut CommandParser, outcomes: &mut Vec<Outcome>) {
 }
 
 /// Runs the parser on `input` whole, fed one byte at a time, and split in two at every
-/// position; asserts that all runs agree and returns the events.
+/// position. Asserts that all runs agree, then returns the events.
 pub fn parse_everywhere(input: &[u8], limits: Limits, policy: Policy) -> Vec<Outcome> {
     let whole = run_chunks(&[input], limits, policy);
     let bytes: Vec<&[u8]> = input.chunks(1).collect();

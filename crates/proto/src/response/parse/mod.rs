@@ -3,6 +3,7 @@
 //! writers of this module produce it (RFC 9051 §7 and §9 `response`).
 
 mod data;
+mod fetch;
 
 use crate::cursor::Cursor;
 use crate::error::{ErrorKind, ParseError};
