@@ -6,6 +6,9 @@ Usage:
     django_vectors.py [--cache DIR] check      read JSON [{"password": ..., "hash": ...}, ...]
                                                on standard input, print a JSON list of booleans
 
+The check mode uses the current Django release with every hasher it still ships, so the
+sha1, unsalted_sha1 and unsalted_md5 forms fail there.
+
 The script runs under the system python3 (3.10 or later). It creates a virtual environment,
 installs Django, argon2-cffi and bcrypt from PyPI into it, and runs the hashers there. Django
 5.1 removed the sha1, unsalted_sha1 and unsalted_md5 hashers, so their vectors come from Django
@@ -31,7 +34,6 @@ LEGACY_REQUIREMENTS = ["django>=4.2,<5.0"]
 INSTALLED_MARKER = ".installed"
 
 PASSWORDS = ["correct horse battery staple", "p\u00e4ssw\u00f6rd \u2603 \u5bc6\u7801"]
-WRONG_PASSWORD = "wrong password"
 
 MODERN_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -228,10 +230,9 @@ def argon2i_vectors(version):
 def check_vector(vector):
     from django.contrib.auth.hashers import check_password
 
+    # The Rust tests check that a wrong password fails, so Django checks only the right one.
     if not check_password(vector["password"], vector["hash"]):
         fail(f"Django rejects its own {vector['algorithm']} hash")
-    if check_password(WRONG_PASSWORD, vector["hash"]):
-        fail(f"Django accepts a wrong password for a {vector['algorithm']} hash")
 
 
 if __name__ == "__main__":
