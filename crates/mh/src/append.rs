@@ -16,7 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirEntryExt, OpenOptionsExt};
+use std::os::unix::fs::{DirEntryExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -238,13 +238,44 @@ impl Folder {
         file.sync_all().context("fsync", path)
     }
 
+    /// Creates a new file with exactly the profile's `Msg-Protect` mode. The mode is set
+    /// again after creation because the process umask would otherwise clear bits of it, which
+    /// nmh avoids by setting its own umask.
     pub(crate) fn create_message_file(&self, path: &Path) -> Result<File> {
-        OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(self.config.msg_protect)
             .open(path)
-            .context("open", path)
+            .context("open", path)?;
+        let mode = std::fs::Permissions::from_mode(self.config.msg_protect);
+        file.set_permissions(mode).context("fchmod", path)?;
+        Ok(file)
+    }
+
+    /// Removes this crate's temporary files and private copies older than `min_age`, which a
+    /// process that ended during an append or its watch leaves behind. Pass at least
+    /// [`APPEND_WATCH_PERIOD`] so that copies still watched by a running process stay.
+    /// Returns how many files were removed.
+    pub fn remove_stale_temp_files(&self, min_age: Duration) -> Result<usize> {
+        let mut removed = 0;
+        let entries = std::fs::read_dir(self.path()).context("opendir", self.path())?;
+        for entry in entries {
+            let entry = entry.context("readdir", self.path())?;
+            let name = entry.file_name();
+            let ours = name.as_bytes().starts_with(TEMP_PREFIX.as_bytes())
+                || name.as_bytes().starts_with(COPY_PREFIX.as_bytes());
+            let old_enough = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age >= min_age);
+            if ours && old_enough && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Copies the private copy to a temporary file, links it to a new number, and adds the

@@ -1,7 +1,7 @@
 //! The mail root: settings taken from the MH profile, and the folder tree.
 
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,7 +148,12 @@ impl MailRoot {
             .mode(self.config.folder_protect)
             .create(path)
         {
-            Ok(()) => Ok(folder),
+            Ok(()) => {
+                // The umask may have cleared bits of Folder-Protect; nmh sets the mode as is.
+                let mode = std::fs::Permissions::from_mode(self.config.folder_protect);
+                std::fs::set_permissions(path, mode).context("chmod", path)?;
+                Ok(folder)
+            }
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(MhError::FolderExists {
                 path: path.to_owned(),
             }),

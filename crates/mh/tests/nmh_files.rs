@@ -374,14 +374,14 @@ fn folder_tree_operations_match_nmh() {
 
 #[test]
 fn profile_settings_are_honoured() {
-    let Some(env) = setup("Sequence-Negation: not\nMsg-Protect: 640\nFolder-Protect: 750\n") else {
+    let Some(env) = setup("Sequence-Negation: not\nMsg-Protect: 660\nFolder-Protect: 770\n") else {
         return;
     };
     assert!(env.root.sequence_name("notseen").is_err());
     assert!(env.root.sequence_name("seen").is_ok());
     let folder = env.root.create_folder("modes").unwrap();
     let mode = std::fs::metadata(folder.path()).unwrap().mode() & 0o7777;
-    assert_eq!(mode, 0o750);
+    assert_eq!(mode, 0o770, "Folder-Protect applied whatever the umask");
     let appended = folder
         .append(&mut Cursor::new(message("p", 1, 0)), &[])
         .unwrap();
@@ -389,7 +389,7 @@ fn profile_settings_are_honoured() {
         .unwrap()
         .mode()
         & 0o7777;
-    assert_eq!(mode, 0o640);
+    assert_eq!(mode, 0o660, "Msg-Protect applied whatever the umask");
     let flag = SequenceChange::add(env.seq("flagged"), numbers([1]));
     let bad = SequenceChange::add(asimapd_mh::SequenceName::new("notx").unwrap(), numbers([1]));
     assert!(folder.update_sequences(&[flag]).is_ok());
@@ -479,4 +479,29 @@ fn own_updates_survive_without_nmh_locking() {
             "thread {thread}"
         );
     }
+}
+
+#[test]
+fn stale_temp_files_are_removed() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("stale", 1);
+    let folder = env.root.folder("stale").unwrap();
+    let dir = env.home.folder_path("stale");
+    let old = dir.join(format!("{}old", asimapd_mh::COPY_PREFIX));
+    let fresh = dir.join(format!("{}fresh", asimapd_mh::TEMP_PREFIX));
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::create(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    std::fs::File::create(&fresh).unwrap();
+
+    let removed = folder
+        .remove_stale_temp_files(asimapd_mh::APPEND_WATCH_PERIOD)
+        .unwrap();
+
+    assert_eq!(removed, 1);
+    assert!(!old.exists());
+    assert!(fresh.exists());
+    assert!(dir.join("1").exists());
 }
