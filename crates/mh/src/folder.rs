@@ -238,7 +238,9 @@ impl Folder {
     /// Changes public sequences in one locked read-modify-write, in place, and returns the
     /// file as written. Only the named sequences change; every other byte is kept, and
     /// numbers of messages that no longer exist are left for nmh to drop. When no sequence is
-    /// left the file is emptied, never unlinked.
+    /// left the file is emptied, never unlinked. Applying changes that are already in effect
+    /// writes nothing, so callers may re-issue recent changes to repair them after an nmh
+    /// command wrote back a stale view.
     pub fn update_sequences(&self, changes: &[SequenceChange]) -> Result<SequencesFile> {
         self.check_writable_names(changes)?;
         self.modify_sequences(|file| file.apply(changes))

@@ -46,7 +46,14 @@
 //! * A copy made by hard link shares its inode with the source, so `inc` overwriting the
 //!   target number would change both; appends are watched for this, copies are not.
 //! * An append whose file vanished without trace within the watch period is delivered again,
-//!   even if a user removed it with `rmm -unlink` (which leaves no `,N` backup to tell).
+//!   even if a user removed it with `rmm -unlink`, which leaves no `,N` backup behind.
+//! * `folder +F N` in nmh 1.8 reads `.mh_sequences`, releases the lock, and later writes back
+//!   what it read. A sequence update that lands in between is overwritten without any sign
+//!   under the lock. Updates are idempotent, so a caller re-issues its recent changes after
+//!   [`MID_REWRITE_WAIT`] (re-issuing writes nothing when they are still in effect).
+//! * Private sequences are matched by the folder's absolute path as this crate builds it
+//!   from the mail root. A context written through a different path to the same directory
+//!   (a symbolic link) is not matched.
 
 mod append;
 mod error;
