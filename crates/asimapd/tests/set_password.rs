@@ -429,6 +429,71 @@ fn prompt_reads_password_twice_from_terminal() {
 }
 
 #[test]
+fn prompt_gives_up_after_three_mismatches() {
+    let Some(script) = asimapd_testkit::require_tool("script", "bsdutils") else {
+        return;
+    };
+    let folder = Folder::new();
+    let command_line = format!(
+        "{PROGRAM} --pwfile={} --prompt alice Mail",
+        folder.pwfile().display()
+    );
+    let mut child = Command::new(script)
+        .args([
+            "--quiet",
+            "--return",
+            "--command",
+            &command_line,
+            "/dev/null",
+        ])
+        .current_dir(folder.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a\nb\nc\nd\ne\nf\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    // script(1) merges the program's stdout and stderr into its own stdout.
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{terminal}");
+    assert!(terminal.contains("differed 3 times"), "{terminal}");
+    assert!(!folder.pwfile().exists());
+}
+
+#[test]
+fn prompt_without_terminal_is_runtime_error() {
+    let Some(setsid) = asimapd_testkit::require_tool("setsid", "util-linux") else {
+        return;
+    };
+    let folder = Folder::new();
+
+    // setsid(1) starts the program in a new session, which has no controlling terminal.
+    let output = Command::new(setsid)
+        .arg("--wait")
+        .arg(PROGRAM)
+        .arg(format!("--pwfile={}", folder.pwfile().display()))
+        .args(["--prompt", "alice", "Mail"])
+        .current_dir(folder.dir.path())
+        .env_remove("PWFILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+
+    let stderr = assert_error(&output, 1);
+    assert!(
+        stderr.contains("use '-' to read it from standard input"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn readers_never_see_partial_file() {
     let folder = Folder::new();
     let mut contents = String::from("# many accounts\n");
