@@ -415,6 +415,31 @@ mod tests {
     }
 
     #[test]
+    fn lock_follows_file_replaced_while_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".mh_sequences");
+        let policy = LockPolicy {
+            timeout: Duration::from_secs(5),
+            ..policy(true, DataLocking::Fcntl)
+        };
+        let held = LockedFile::lock(&path, LockMode::Write, &policy, 0o600)
+            .unwrap()
+            .unwrap();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| LockedFile::lock(&path, LockMode::Write, &policy, 0o600));
+            std::thread::sleep(Duration::from_millis(100));
+            // What nmh does after failing to lock: unlink the file and create a new one.
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(&path, b"cur: 1\n").unwrap();
+            drop(held);
+
+            let second = waiter.join().unwrap().unwrap().unwrap();
+            second.replace_contents(b"cur: 2\n").unwrap();
+        });
+        assert_eq!(std::fs::read(&path).unwrap(), b"cur: 2\n");
+    }
+
+    #[test]
     fn read_lock_on_missing_file_is_none() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".mh_sequences");

@@ -505,3 +505,61 @@ fn stale_temp_files_are_removed() {
     assert!(fresh.exists());
     assert!(dir.join("1").exists());
 }
+
+#[test]
+fn update_waits_out_truncated_sequences_file() {
+    // nmh's `folder +F N` empties .mh_sequences, waits for the lock, then writes what it read
+    // before. An update that found the file empty must wait and apply on top of that.
+    let Some(env) = setup("") else { return };
+    env.folder_with("midrewrite", 3);
+    let path = env.home.folder_path("midrewrite").join(".mh_sequences");
+    std::fs::write(&path, b"").unwrap();
+    let folder = env.root.folder("midrewrite").unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::fs::write(&path, b"cur: 1\nflagged: 1\n").unwrap();
+        });
+        let change = SequenceChange::add(env.seq("flagged"), numbers([2]));
+        folder.update_sequences(&[change]).unwrap();
+    });
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "cur: 1\nflagged: 1-2\n"
+    );
+}
+
+#[test]
+fn copy_across_file_systems_copies_bytes() {
+    let Some(env) = setup("") else { return };
+    let shm = std::path::Path::new("/dev/shm");
+    let mail_dev = std::fs::metadata(env.home.mail_root()).unwrap().dev();
+    let shm_dev = std::fs::metadata(shm).map(|meta| meta.dev());
+    assert!(
+        shm_dev.is_ok_and(|dev| dev != mail_dev),
+        "this test needs /dev/shm on another file system than {}",
+        env.home.mail_root().display()
+    );
+    let elsewhere = tempfile::tempdir_in(shm).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), env.home.folder_path("remote")).unwrap();
+    env.folder_with("local", 2);
+    let source = env.root.folder("local").unwrap();
+    let target = env.root.folder("remote").unwrap();
+    let request = CopyRequest {
+        message: KnownMessage {
+            number: num(2),
+            identity: source.identity(num(2)).unwrap(),
+        },
+        sequences: vec![env.seq("flagged")],
+    };
+
+    let outcome = source.copy_to(&target, &[request]).unwrap();
+
+    assert_eq!(outcome.copied.len(), 1);
+    let copied = outcome.copied[0];
+    assert_eq!(copied.number, num(1));
+    assert_ne!(copied.identity.dev, mail_dev);
+    let bytes = std::fs::read(target.message_path(num(1))).unwrap();
+    assert_eq!(bytes, message("m2", 26, 0));
+    assert_eq!(env.ids("remote", Some("flagged")), ids_of("m", [2]));
+}
