@@ -36,6 +36,7 @@ fn run(args: &[String]) -> HookResult<()> {
     let [action, folder_name, rest @ ..] = args else {
         return Err("usage: scenario_hook ACTION FOLDER [ARGS...]".into());
     };
+
     let home = PathBuf::from(std::env::var_os("HOME").ok_or("HOME is not set")?);
     let profile_path =
         Profile::locate(&home, std::env::var_os("MH").as_deref()).ok_or("no MH profile found")?;
@@ -43,10 +44,13 @@ fn run(args: &[String]) -> HookResult<()> {
     let mail = profile.mail_path().ok_or("the profile has no Path")?;
     let root = MailRoot::open(&mail, Some(&profile), true)?;
     let folder = root.folder(folder_name)?;
+
+    // Each call is a new process, so appends and flag changes are kept in files for `settle`.
     let state = home.join(".scenario-hook");
     std::fs::create_dir_all(&state)?;
     let records = state.join(format!("{folder_name}.appends"));
     let flags = state.join(format!("{folder_name}.flags"));
+
     match (action.as_str(), rest) {
         ("append", [file]) => append(&root, &folder, Path::new(file), &records),
         ("flag", [id, sign, flag]) => {
