@@ -25,6 +25,8 @@ pub struct Address {
 pub const MISSING_MAILBOX: &[u8] = b"MISSING_MAILBOX";
 /// Domain reported for an address that has none.
 pub const MISSING_DOMAIN: &[u8] = b"MISSING_DOMAIN";
+/// Domain reported for an address whose `<` is never closed, as Dovecot 2.3 reports it.
+pub const SYNTAX_ERROR_DOMAIN: &[u8] = b"SYNTAX_ERROR";
 
 impl Address {
     /// Returns true for a group start or end marker.
@@ -50,6 +52,7 @@ pub fn parse_address_list(input: &[u8]) -> Vec<Address> {
         input,
         pos: 0,
         comment: None,
+        has_unclosed_comment: false,
     };
     let mut out = Vec::new();
     let mut in_group = false;
@@ -95,6 +98,7 @@ struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
     comment: Option<Vec<u8>>,
+    has_unclosed_comment: bool,
 }
 
 fn is_special(byte: u8) -> bool {
@@ -153,7 +157,7 @@ impl Parser<'_> {
                 b')' => {
                     depth -= 1;
                     if depth == 0 {
-                        break;
+                        return crate::header::trim(&text).to_vec();
                     }
                 }
                 b'\\' => {
@@ -167,6 +171,7 @@ impl Parser<'_> {
             }
             text.push(byte);
         }
+        self.has_unclosed_comment = true;
         crate::header::trim(&text).to_vec()
     }
 
@@ -245,9 +250,16 @@ impl Parser<'_> {
         Item::Mailbox(self.addr_spec(words.local, None))
     }
 
+    /// Builds an address from `local@host`. An unclosed comment after it makes the domain
+    /// and the name invalid, as in Dovecot 2.3.
     fn addr_spec(&self, local: Vec<u8>, host: Option<Vec<u8>>) -> Address {
+        let (name, host) = if self.has_unclosed_comment {
+            (None, None)
+        } else {
+            (self.comment.clone().filter(|name| !name.is_empty()), host)
+        };
         Address {
-            name: self.comment.clone().filter(|name| !name.is_empty()),
+            name,
             adl: None,
             mailbox: Some(non_empty_or(local, MISSING_MAILBOX)),
             host: Some(non_empty_or(host.unwrap_or_default(), MISSING_DOMAIN)),
@@ -265,12 +277,14 @@ impl Parser<'_> {
         };
         let mut local = Vec::new();
         let mut host = None;
+        let mut is_closed = false;
         loop {
             self.skip_cfws();
             let Some(byte) = self.peek() else { break };
             match byte {
                 b'>' => {
                     self.pos += 1;
+                    is_closed = true;
                     break;
                 }
                 b'@' => {
@@ -286,11 +300,16 @@ impl Parser<'_> {
                 _ => self.pos += 1,
             }
         }
+        let host = if is_closed {
+            non_empty_or(host.unwrap_or_default(), MISSING_DOMAIN)
+        } else {
+            SYNTAX_ERROR_DOMAIN.to_vec()
+        };
         Address {
             name,
             adl,
             mailbox: Some(non_empty_or(local, MISSING_MAILBOX)),
-            host: Some(non_empty_or(host.unwrap_or_default(), MISSING_DOMAIN)),
+            host: Some(host),
         }
     }
 

@@ -45,7 +45,14 @@ impl Envelope {
             if std::mem::replace(&mut seen[index], true) {
                 continue;
             }
-            envelope.set(index, field.unfolded());
+            let value = if index_is_address(index) {
+                // Dovecot 2.3 stops reading an address list at a NUL byte.
+                let end = memchr::memchr(0, field.value).unwrap_or(field.value.len());
+                header::unfold(&field.value[..end])
+            } else {
+                field.unfolded()
+            };
+            envelope.set(index, value);
         }
         if envelope.sender.is_empty() {
             envelope.sender = envelope.from.clone();
@@ -101,6 +108,10 @@ impl Envelope {
         self.write(&mut out);
         out
     }
+}
+
+fn index_is_address(index: usize) -> bool {
+    (2..=7).contains(&index)
 }
 
 /// Field names in the order [`Envelope::set`] indexes them.

@@ -60,7 +60,7 @@ impl<'a> Iterator for HeaderFields<'a> {
             }
             let content = trim_line_end(field);
             let (name, value) = match memchr::memchr(b':', content) {
-                Some(colon) => (trim_end(&content[..colon]), &content[colon + 1..]),
+                Some(colon) => (name_before_nul(&content[..colon]), &content[colon + 1..]),
                 None => (content, &content[content.len()..]),
             };
             return Some(HeaderField {
@@ -104,6 +104,13 @@ pub fn trim(bytes: &[u8]) -> &[u8] {
 fn trim_start(bytes: &[u8]) -> &[u8] {
     let skip = bytes.iter().take_while(|byte| is_space(**byte)).count();
     &bytes[skip..]
+}
+
+/// Returns the field name, cut at a NUL byte: Dovecot 2.3 reads names as C strings, so
+/// `Subject\0X: v` is a Subject field there, and this crate agrees.
+fn name_before_nul(name: &[u8]) -> &[u8] {
+    let name = memchr::memchr(0, name).map_or(name, |nul| &name[..nul]);
+    trim_end(name)
 }
 
 fn trim_end(bytes: &[u8]) -> &[u8] {

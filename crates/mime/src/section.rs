@@ -265,11 +265,10 @@ impl Analysis {
     }
 }
 
-/// Returns the served form of the fields of `block` whose names are (`keep` true) or are
-/// not (`keep` false) in `names`, followed by the empty line that ends a header when
-/// `block` has one. A last field without a line end gets one, and an empty header gets the
-/// empty line, only when `keep` is true: Dovecot 2.3 writes HEADER.FIELDS and
-/// HEADER.FIELDS.NOT this way.
+/// Returns the served form of HEADER.FIELDS (`keep` true) or HEADER.FIELDS.NOT (`keep`
+/// false) of the header `block`, as Dovecot 2.3 writes them. HEADER.FIELDS is the listed
+/// fields followed by an empty line. HEADER.FIELDS.NOT is the header without the listed
+/// fields, so it ends with the header's own empty line when there is one.
 pub fn filter_header(block: &[u8], names: &[Vec<u8>], keep: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut end = 0;
@@ -277,15 +276,13 @@ pub fn filter_header(block: &[u8], names: &[Vec<u8>], keep: bool) -> Vec<u8> {
         end = field.range.end;
         let is_listed = names.iter().any(|name| field.is(name));
         if is_listed == keep {
-            let bytes = field.range.slice(block);
-            out.extend_from_slice(&to_served(bytes));
-            if keep && !bytes.ends_with(b"\n") {
-                out.extend_from_slice(b"\r\n");
-            }
+            out.extend_from_slice(&to_served(field.range.slice(block)));
         }
     }
-    if header::is_empty_line(&block[end..]) || (keep && block.is_empty()) {
+    if keep {
         out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(&to_served(&block[end..]));
     }
     out
 }

@@ -6,7 +6,7 @@ mod support;
 use asimapd_mime::{
     Analysis, MAX_NESTING_DEPTH, MAX_PARTS, PartKind, Section, SectionText, ServedSize,
 };
-use support::{Value, check_body, check_envelope, malformed_cases};
+use support::{Value, check_body, check_envelope, damaged_messages, malformed_cases};
 
 fn case(name: &str) -> Vec<u8> {
     malformed_cases()
@@ -310,36 +310,7 @@ fn parts_beyond_limit_stay_in_body() {
 /// cases above: truncation, byte flips, stray boundary lines and NUL bytes.
 #[test]
 fn damaged_corpus_messages_stay_valid() {
-    let mut rng = asimapd_corpus::Rng::new(0xdead_beef);
-    for (index, message) in asimapd_corpus::generate(0xdead_beef, 150)
-        .into_iter()
-        .enumerate()
-    {
-        let mut raw = message;
-        for _ in 0..1 + rng.below(4) {
-            damage(&mut rng, &mut raw);
-        }
+    for (index, raw) in damaged_messages(0xdead_beef, 150).into_iter().enumerate() {
         check_bytes(&format!("damaged #{index}"), raw);
-    }
-}
-
-fn damage(rng: &mut asimapd_corpus::Rng, raw: &mut Vec<u8>) {
-    if raw.is_empty() {
-        return;
-    }
-    let at = rng.below(raw.len() as u64) as usize;
-    match rng.below(5) {
-        0 => raw.truncate(at),
-        1 => raw[at] = rng.below(256) as u8,
-        2 => raw.splice(at..at, b"\n--=_".iter().copied()).for_each(drop),
-        3 => raw
-            .splice(
-                at..at,
-                b"\nContent-Type: multipart/mixed; boundary=\"\n\n"
-                    .iter()
-                    .copied(),
-            )
-            .for_each(drop),
-        _ => raw[at] = 0,
     }
 }

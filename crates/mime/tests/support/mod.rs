@@ -349,3 +349,40 @@ pub fn check_envelope(value: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Returns `count` generated messages from `seed`, each damaged one to four times.
+pub fn damaged_messages(seed: u64, count: usize) -> Vec<Vec<u8>> {
+    let mut rng = asimapd_corpus::Rng::new(seed);
+    asimapd_corpus::generate(seed, count)
+        .into_iter()
+        .map(|mut raw| {
+            for _ in 0..1 + rng.below(4) {
+                damage(&mut rng, &mut raw);
+            }
+            raw
+        })
+        .collect()
+}
+
+/// Damages `raw` once: truncation, a random byte, a stray boundary line, a multipart
+/// header with an unclosed boundary, or a NUL byte.
+fn damage(rng: &mut asimapd_corpus::Rng, raw: &mut Vec<u8>) {
+    if raw.is_empty() {
+        return;
+    }
+    let at = rng.below(raw.len() as u64) as usize;
+    match rng.below(5) {
+        0 => raw.truncate(at),
+        1 => raw[at] = rng.below(256) as u8,
+        2 => raw.splice(at..at, b"\n--=_".iter().copied()).for_each(drop),
+        3 => raw
+            .splice(
+                at..at,
+                b"\nContent-Type: multipart/mixed; boundary=\"\n\n"
+                    .iter()
+                    .copied(),
+            )
+            .for_each(drop),
+        _ => raw[at] = 0,
+    }
+}
