@@ -324,6 +324,13 @@ impl Store {
         })
     }
 
+    /// Returns the index's rows of a mailbox in UID order, as they are: no reconciliation
+    /// runs first.
+    pub fn indexed_messages(&self, name: &str) -> Result<Vec<crate::index::MessageRow>> {
+        let row = self.mailbox_row(name)?;
+        self.index().messages(row.id)
+    }
+
     /// Returns the mailbox's index row.
     pub fn mailbox_row(&self, name: &str) -> Result<MailboxRow> {
         self.index().mailbox(name)?.ok_or_else(|| not_found(name))
