@@ -475,13 +475,14 @@ fn show_and_seen_updates_both_survive() {
                 assert!(output.status.success(), "show/next failed: {output:?}");
                 true
             },
-            |_| {
+            |progress| {
                 for i in POOL + 1..=POOL + STORES {
                     let seen = numbers([i as u32]);
                     folder
                         .update_sequences(&[SequenceChange::remove(env.seq("unseen"), seen)])
                         .unwrap();
                     std::thread::sleep(CRATE_PAUSE);
+                    progress.wait_for_steps(i - POOL);
                 }
             },
         );
