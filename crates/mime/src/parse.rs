@@ -178,40 +178,66 @@ impl Parser<'_> {
         is_message: bool,
     ) -> Stop {
         let (header_end, interrupted) = self.scan_header(start, is_message);
-        let header = ByteRange::new(start, header_end);
-        let block = header.slice(self.raw);
-        let content = ContentInfo::from_header(block, default);
-        let id = self.parts.len();
-        self.parts.push(Part {
-            header,
-            body: ByteRange::new(header_end, header_end),
-            header_size: ServedSize::of(self.raw, header),
-            body_size: ServedSize::default(),
-            envelope: is_message.then(|| Envelope::from_header(block)),
-            kind: PartKind::Leaf,
-            children: Vec::new(),
-            content,
-        });
-        let content = &self.parts[id].content;
+        let id = self.push_part(ByteRange::new(start, header_end), default, is_message);
         let can_nest = depth + 1 < MAX_NESTING_DEPTH;
         if let Some(hit) = interrupted {
-            // A boundary cut the header: the part has no body, but a multipart or message
-            // part keeps its kind so that BODYSTRUCTURE stays what the header declares.
-            if can_nest && content.is_type(b"multipart") {
-                self.parts[id].kind = PartKind::Multipart;
-            } else if can_nest && content.is_encapsulated_message() {
-                self.parts[id].kind = PartKind::Message;
-                let child = self.parts.len();
-                self.entity_without_bytes(header_end);
-                self.parts[id].children.push(PartId(child));
-            }
+            self.keep_kind_of_cut_part(id, can_nest);
             return Stop {
                 body_end: header_end,
                 hit: Some(hit),
             };
         }
 
-        let (stop, body_size) = if can_nest && content.is_type(b"multipart") {
+        let (stop, body_size) = self.body(id, header_end, depth, can_nest);
+        let part = &mut self.parts[id];
+        part.body = ByteRange::new(header_end, stop.body_end);
+        part.body_size = body_size;
+        stop
+    }
+
+    /// Adds a part for the header block `header`, with an empty body for now.
+    fn push_part(&mut self, header: ByteRange, default: DefaultType, is_message: bool) -> usize {
+        let block = header.slice(self.raw);
+        let id = self.parts.len();
+        self.parts.push(Part {
+            header,
+            body: ByteRange::new(header.end, header.end),
+            header_size: ServedSize::of(self.raw, header),
+            body_size: ServedSize::default(),
+            envelope: is_message.then(|| Envelope::from_header(block)),
+            kind: PartKind::Leaf,
+            children: Vec::new(),
+            content: ContentInfo::from_header(block, default),
+        });
+        id
+    }
+
+    /// Gives a part whose header a boundary cut (so it has no body) the kind its header
+    /// declares, so that BODYSTRUCTURE still shows a multipart or message part.
+    fn keep_kind_of_cut_part(&mut self, id: usize, can_nest: bool) {
+        let content = &self.parts[id].content;
+        if can_nest && content.is_type(b"multipart") {
+            self.parts[id].kind = PartKind::Multipart;
+        } else if can_nest && content.is_encapsulated_message() {
+            self.parts[id].kind = PartKind::Message;
+            let child = self.parts.len();
+            let offset = self.parts[id].header.end;
+            self.entity_without_bytes(offset);
+            self.parts[id].children.push(PartId(child));
+        }
+    }
+
+    /// Parses the body of part `id` from `body_start`: a multipart, an encapsulated
+    /// message, or a leaf. Returns where it ended and its served size.
+    fn body(
+        &mut self,
+        id: usize,
+        body_start: usize,
+        depth: usize,
+        can_nest: bool,
+    ) -> (Stop, ServedSize) {
+        let content = &self.parts[id].content;
+        if can_nest && content.is_type(b"multipart") {
             let boundary = content.param(b"boundary").unwrap_or_default().to_vec();
             let child_default = if content.subtype.eq_ignore_ascii_case(b"digest") {
                 DefaultType::MessageRfc822
@@ -219,22 +245,18 @@ impl Parser<'_> {
                 DefaultType::TextPlain
             };
             self.parts[id].kind = PartKind::Multipart;
-            self.multipart(id, header_end, depth, boundary, child_default)
+            self.multipart(id, body_start, depth, boundary, child_default)
         } else if can_nest && content.is_encapsulated_message() {
             self.parts[id].kind = PartKind::Message;
             let child = self.parts.len();
-            let stop = self.entity(header_end, depth + 1, DefaultType::TextPlain, true);
+            let stop = self.entity(body_start, depth + 1, DefaultType::TextPlain, true);
             self.parts[id].children.push(PartId(child));
             (stop, self.parts[child].total_size())
         } else {
-            let stop = self.scan_body(header_end);
-            let size = ServedSize::of(self.raw, ByteRange::new(header_end, stop.body_end));
+            let stop = self.scan_body(body_start);
+            let size = ServedSize::of(self.raw, ByteRange::new(body_start, stop.body_end));
             (stop, size)
-        };
-        let part = &mut self.parts[id];
-        part.body = ByteRange::new(header_end, stop.body_end);
-        part.body_size = body_size;
-        stop
+        }
     }
 
     /// Adds an empty encapsulated message at `offset`, for a message part without a body.

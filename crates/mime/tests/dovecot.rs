@@ -65,7 +65,14 @@ impl Dovecot {
         let home = root.join("home");
         std::fs::create_dir_all(&home).unwrap();
         for path in walk(&maildir).into_iter().chain([home.clone()]) {
-            chown(&path, Some(MAIL_UID), Some(MAIL_UID)).unwrap();
+            chown(&path, Some(MAIL_UID), Some(MAIL_UID)).unwrap_or_else(|error| {
+                panic!(
+                    "failed to give {} to uid {MAIL_UID}: {error}; the Dovecot comparison must \
+                     run as root, as CI does, because Dovecot serves mail only as an \
+                     unprivileged uid",
+                    path.display()
+                )
+            });
         }
         std::fs::write(
             root.join("passwd"),
