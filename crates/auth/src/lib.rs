@@ -26,7 +26,7 @@ pub use hashers::{
     MAX_SCRYPT_PARALLELISM, PasswordHash, SALT_CHARS, make_password, make_password_with_salt,
     make_unusable_password, verify_password,
 };
-pub use password_file::{Account, PasswordFile, Reload};
+pub use password_file::{Account, MAX_PASSWORD_FILE_BYTES, PasswordFile, Reload};
 pub use rewrite::{AccountChange, set_account};
 pub use secret::Password;
 pub use throttle::{MAX_ADDR_FAILURES, MAX_USER_FAILURES, THROTTLE_WINDOW};

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +16,11 @@ use tracing::{error, info, warn};
 
 use crate::error::AuthError;
 use crate::hashers::PasswordHash;
+
+/// Maximum size of the password file. At about 150 bytes a line this allows more than
+/// 100,000 accounts, and it stops a misconfigured path such as a device file from filling
+/// memory.
+pub const MAX_PASSWORD_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One account of the password file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,10 +104,13 @@ impl FileIdentity {
 
 impl PasswordFile {
     /// Creates a handle on the password file at `path`; nothing is read until
-    /// [`reload_if_changed`](Self::reload_if_changed).
+    /// [`reload_if_changed`](Self::reload_if_changed). A relative path is made absolute
+    /// against the current directory now, so relative maildirs keep their meaning if the
+    /// process changes directory later.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
         Self {
-            path: path.into(),
+            path: std::path::absolute(&path).unwrap_or(path),
             state: Mutex::new(State::default()),
         }
     }
@@ -184,10 +192,18 @@ impl PasswordFile {
 
         // Identify the version from the open handle, so a rename between stat and open
         // cannot pair the old identity with new contents.
-        let mut file = File::open(&self.path).map_err(read_error)?;
+        let file = File::open(&self.path).map_err(read_error)?;
         let identity = FileIdentity::of(&file.metadata().map_err(read_error)?);
         let mut contents = Vec::new();
-        file.read_to_end(&mut contents).map_err(read_error)?;
+        file.take(MAX_PASSWORD_FILE_BYTES + 1)
+            .read_to_end(&mut contents)
+            .map_err(read_error)?;
+        if contents.len() as u64 > MAX_PASSWORD_FILE_BYTES {
+            return Err(read_error(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("file is larger than the maximum of {MAX_PASSWORD_FILE_BYTES} bytes"),
+            )));
+        }
 
         let base = self.path.parent().unwrap_or(Path::new("."));
         Ok(Some((
@@ -401,6 +417,31 @@ mod tests {
         );
         assert!(file.lookup("alice").is_none());
         assert!(file.is_empty());
+    }
+
+    #[test]
+    fn oversized_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(dir.path(), "alice:hash:/mail\n");
+        let handle = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        handle.set_len(MAX_PASSWORD_FILE_BYTES + 1).unwrap();
+        let file = PasswordFile::new(&path);
+
+        let result = file.reload_if_changed();
+
+        let Err(AuthError::ReadPasswordFile { source, .. }) = result else {
+            panic!("expected a read error, got {result:?}");
+        };
+        assert_eq!(source.kind(), io::ErrorKind::InvalidData);
+        assert!(file.is_empty());
+    }
+
+    #[test]
+    fn relative_path_is_made_absolute() {
+        let file = PasswordFile::new("relative/pwfile");
+
+        assert!(file.path().is_absolute());
+        assert!(file.path().ends_with("relative/pwfile"));
     }
 
     #[test]
