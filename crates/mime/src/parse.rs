@@ -31,7 +31,7 @@ pub struct PartId(pub usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartKind {
     /// A body with no recorded structure: text, an attachment, or a multipart or message
-    /// part nested deeper than [`MAX_NESTING_DEPTH`].
+    /// part at the nesting limit [`MAX_NESTING_DEPTH`].
     Leaf,
     /// A multipart body; its parts are the children (possibly none).
     Multipart,

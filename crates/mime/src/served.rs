@@ -275,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn window_matches_slice_of_served_form_at_every_split() {
+    fn window_matches_served_slice() {
         let raw = b"ab\ncd\r\n\nef\rg\nh";
         let full = served(raw);
         for origin in 0..=full.len() as u64 + 1 {
