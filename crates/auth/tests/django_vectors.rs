@@ -41,7 +41,9 @@ fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn check_vectors(vectors: &[Vector]) {
+/// Checks that each vector's password verifies and, when `check_wrong_password` is set,
+/// that a wrong password does not.
+fn check_vectors(vectors: &[Vector], check_wrong_password: bool) {
     for vector in vectors {
         let hash = PasswordHash::new(vector.hash.as_str());
         let context = format!(
@@ -55,11 +57,13 @@ fn check_vectors(vectors: &[Vector]) {
             Ok(true),
             "right password rejected: {context}"
         );
-        assert_eq!(
-            verify_password(WRONG_PASSWORD, &hash),
-            Ok(false),
-            "wrong password accepted: {context}"
-        );
+        if check_wrong_password {
+            assert_eq!(
+                verify_password(WRONG_PASSWORD, &hash),
+                Ok(false),
+                "wrong password accepted: {context}"
+            );
+        }
     }
 }
 
@@ -85,7 +89,7 @@ fn committed_django_vectors_verify() {
     let vectors: Vec<Vector> = serde_json::from_str(&text).expect("parse committed vectors");
 
     check_coverage(&vectors);
-    check_vectors(&vectors);
+    check_vectors(&vectors, true);
 }
 
 #[test]
@@ -112,5 +116,7 @@ fn fresh_django_vectors_verify() {
     );
     let vectors: Vec<Vector> = serde_json::from_slice(&output.stdout).expect("parse fresh vectors");
     check_coverage(&vectors);
-    check_vectors(&vectors);
+    // The committed vectors already cover wrong passwords for every form, and each check of
+    // a default-cost hash takes a noticeable fraction of a second.
+    check_vectors(&vectors, false);
 }
