@@ -4,7 +4,7 @@
 //! contains the fixture messages, the malformed messages and a generated corpus. It
 //! fetches ENVELOPE, BODYSTRUCTURE, BODY, RFC822.SIZE, body sections, partial fetches and
 //! BINARY for every message over IMAP and compares each value with what this crate
-//! computes. Values are compared as
+//! computes. A SEARCH BODY per message checks the decoded search text. Values are compared as
 //! parsed IMAP data, so a quoted string and a literal with the same content are equal.
 //! Deliberate differences are listed in docs/mime-differences.md; [`is_deliberate`]
 //! accepts exactly those.
@@ -560,6 +560,7 @@ fn dovecot_agrees_on_fixtures_and_generated_corpus() {
             }
         }
     }
+    differences.extend(compare_search(&mut client, &messages, &uids));
     client.command("LOGOUT");
     drop(server);
     eprintln!("dovecot rejected BINARY of {rejected_binary} damaged parts");
@@ -574,6 +575,60 @@ fn dovecot_agrees_on_fixtures_and_generated_corpus() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// Checks the search text against Dovecot's SEARCH BODY: for each message, the longest
+/// word of its first decoded text part, preferring words with non-ASCII letters, must
+/// find the message in Dovecot too. This shows that transfer decoding and charset
+/// conversion give the text Dovecot searches.
+fn compare_search(
+    client: &mut Client,
+    messages: &[(String, Vec<u8>)],
+    uids: &BTreeMap<usize, u32>,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    for (index, (name, raw)) in messages.iter().enumerate() {
+        if name.starts_with("damaged") || name.starts_with("malformed") {
+            continue;
+        }
+        let text = Analysis::parse(raw).search_text(raw);
+        let Some(word) = search_word(&text.bodies) else {
+            continue;
+        };
+        assert!(text.body_contains(&word.to_uppercase()), "{name}: {word}");
+        let uid = uids[&index];
+        let command = format!(
+            "UID SEARCH CHARSET UTF-8 UID {uid} BODY {{{}+}}\r\n{word}",
+            word.len()
+        );
+        let found = client
+            .command(&command)
+            .iter()
+            .filter_map(|response| response.strip_prefix(b"* SEARCH"))
+            .flat_map(|numbers| {
+                String::from_utf8_lossy(numbers)
+                    .split_whitespace()
+                    .filter_map(|uid| uid.parse::<u32>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .any(|found_uid| found_uid == uid);
+        if !found {
+            differences.push(format!(
+                "{name}: SEARCH BODY {word:?} does not find it in dovecot"
+            ));
+        }
+    }
+    differences
+}
+
+fn search_word(bodies: &[String]) -> Option<String> {
+    let words = bodies
+        .first()?
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| word.chars().count() >= 4);
+    words
+        .max_by_key(|word| (!word.is_ascii(), word.len()))
+        .map(str::to_string)
 }
 
 /// Groups the items into FETCH commands: one per phase, and one per item for BINARY.

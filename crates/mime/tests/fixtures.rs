@@ -252,3 +252,37 @@ fn large_message_streams_in_chunks() {
     tail.take(100).read_to_end(&mut end).unwrap();
     assert_eq!(end, &expected[expected.len() - 7..]);
 }
+
+#[test]
+fn windows_match_slices_of_sections() {
+    let mut rng = asimapd_corpus::Rng::new(0x51ce);
+    for raw in asimapd_corpus::generate(0x51ce, 40) {
+        let analysis = Analysis::parse(&raw);
+        let mut sections = vec![Section::default()];
+        for (path, _) in analysis.numbered_parts() {
+            sections.push(Section {
+                part: path.clone(),
+                text: None,
+            });
+            sections.push(Section {
+                part: path,
+                text: Some(SectionText::Mime),
+            });
+        }
+        for section in sections {
+            let body = analysis.section(&raw, &section).unwrap();
+            let full = body.to_vec(&raw, 0, u64::MAX);
+            assert_eq!(full.len() as u64, body.len(), "length of {section}");
+            for _ in 0..8 {
+                let origin = rng.below(full.len() as u64 + 2);
+                let count = rng.below(200);
+                let start = (origin as usize).min(full.len());
+                let end = (start + count as usize).min(full.len());
+                assert!(
+                    body.to_vec(&raw, origin, count) == full[start..end],
+                    "{section}<{origin}.{count}>"
+                );
+            }
+        }
+    }
+}
