@@ -51,7 +51,7 @@ pub fn decode_body(encoding: TransferEncoding, body: &[u8]) -> Vec<u8> {
 }
 
 impl Analysis {
-    /// Returns the decoded content of BINARY[`part`] (RFC 3516). An empty `part` is the
+    /// Returns the decoded content of `BINARY[part]` (RFC 3516). An empty `part` is the
     /// whole message, which has no single encoding and is returned as served. Multipart and
     /// message parts are returned as served too, since RFC 2045 §6.4 forbids encoding them.
     ///
@@ -82,7 +82,7 @@ impl Analysis {
 }
 
 impl Analysis {
-    /// Returns BINARY.SIZE[`part`]: the length of [`Analysis::binary`]'s content.
+    /// Returns `BINARY.SIZE[part]`: the length of [`Analysis::binary`]'s content.
     ///
     /// # Errors
     /// The errors of [`Analysis::binary`].
