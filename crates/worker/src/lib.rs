@@ -1,1 +1,26 @@
 //! Per-user worker process: IMAP sessions over the user's mail store.
+//!
+//! The listener authenticates a client, then hands the plaintext connection to the worker
+//! of that user over the control socket of `asimapd_ipc`. [`serve`] accepts those
+//! connections and runs one session task per connection, all sharing one
+//! [`asimapd_store::Store`]. A session reads commands while earlier ones run (RFC 9051 §5.5
+//! pipelining), answers them in order, and passes changes made by other sessions and by nmh
+//! to its client only where RFC 3501 §7.4.1 allows.
+
+mod capability;
+mod commands;
+mod error;
+mod input;
+mod mailboxes;
+mod output;
+mod serve;
+mod session;
+mod table;
+mod view;
+
+pub use capability::{CAPABILITIES, SERVER_ID};
+pub use error::WorkerError;
+pub use serve::{
+    AUTOLOGOUT_TIMEOUT, DEFAULT_IDLE_KEEPALIVE, DEFAULT_LINGER, IDLE_POLL_INTERVAL,
+    SPECIAL_USE_FOLDERS, WorkerConfig, serve,
+};

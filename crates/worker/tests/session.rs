@@ -1,0 +1,175 @@
+//! The session engine: hand-off, any-state commands, states, errors, pipelining and
+//! shutdown, driven through the listener's socket interface.
+
+mod common;
+
+use common::{Worker, status};
+
+#[tokio::test]
+async fn login_reply_lists_capabilities() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect_with(b"").await;
+    let line = client.read_line().await;
+    assert!(line.starts_with("a0 OK [CAPABILITY IMAP4rev1 "), "{line}");
+    for name in [
+        "IDLE", "ID", "MOVE", "UNSELECT", "UIDPLUS", "LITERAL+", "CHILDREN",
+    ] {
+        assert!(
+            line.contains(&format!(" {name} ")),
+            "{name} missing: {line}"
+        );
+    }
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn pending_input_is_processed_first() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect_with(b"p1 NOOP\r\n").await;
+    let login = client.read_line().await;
+    assert!(login.starts_with("a0 OK"), "{login}");
+    assert_eq!(client.read_line().await, "p1 OK NOOP completed");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn capability_matches_login_reply() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.ok("CAPABILITY").await;
+    assert!(lines[0].starts_with("* CAPABILITY IMAP4rev1 IDLE ID MOVE UNSELECT UIDPLUS LITERAL+ CHILDREN LIST-EXTENDED LIST-STATUS NAMESPACE SPECIAL-USE ENABLE"), "{lines:?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn logout_sends_bye_then_ok() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.command("LOGOUT").await;
+    assert!(lines[0].starts_with("* BYE"), "{lines:?}");
+    assert_eq!(lines[1], "t1 OK LOGOUT completed");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn id_returns_server_identity() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.ok(r#"ID ("name" "imaplib")"#).await;
+    assert!(
+        lines[0].starts_with(r#"* ID ("name" "asimapd" "version" "#),
+        "{lines:?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn namespace_is_one_personal_root() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.ok("NAMESPACE").await;
+    assert_eq!(lines[0], r#"* NAMESPACE (("" "/")) NIL NIL"#);
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn enable_lists_nothing_enabled() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.ok("ENABLE CONDSTORE").await;
+    assert_eq!(lines[0], "* ENABLED");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn selected_command_without_mailbox_is_bad() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    for command in ["FETCH 1 FLAGS", "UNSELECT", "CLOSE", "EXPUNGE", "CHECK"] {
+        let lines = client.command(command).await;
+        assert_eq!(status(&lines), "BAD", "{command}: {lines:?}");
+    }
+    let lines = client.ok("NOOP").await;
+    assert_eq!(lines.len(), 1);
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn login_after_authentication_is_bad() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.command("LOGIN bob secret").await;
+    assert_eq!(status(&lines), "BAD", "{lines:?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn syntax_error_keeps_session() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let lines = client.command("FROBNICATE now").await;
+    assert_eq!(status(&lines), "BAD", "{lines:?}");
+    client.send(b"\r\n").await;
+    let untagged = client.read_line().await;
+    assert!(untagged.starts_with("* BAD"), "{untagged}");
+    client.ok("NOOP").await;
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn pipelined_commands_answer_in_order() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client
+        .send(b"p1 NOOP\r\np2 CAPABILITY\r\np3 NAMESPACE\r\np4 NOOP\r\n")
+        .await;
+    assert_eq!(client.read_line().await, "p1 OK NOOP completed");
+    assert!(client.read_line().await.starts_with("* CAPABILITY"));
+    assert_eq!(client.read_line().await, "p2 OK CAPABILITY completed");
+    assert!(client.read_line().await.starts_with("* NAMESPACE"));
+    assert_eq!(client.read_line().await, "p3 OK NAMESPACE completed");
+    assert_eq!(client.read_line().await, "p4 OK NOOP completed");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_sends_bye_to_sessions() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    worker.shutdown().await.unwrap();
+    let line = client.read_line().await;
+    assert!(line.starts_with("* BYE"), "{line}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn worker_exits_after_linger() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("Mail")).unwrap();
+    let mut config = common::config(&dir.path().join("Mail"));
+    config.linger = std::time::Duration::from_secs(5);
+    let worker = Worker::start_with(dir, config).await;
+    let result = tokio::time::timeout(std::time::Duration::from_secs(60), worker.task).await;
+    assert!(
+        result
+            .expect("worker still running after linger")
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn special_use_folders_exist_after_login() {
+    let mut worker = Worker::start().await;
+    let _client = worker.connect().await;
+    for name in [
+        "inbox",
+        "Junk",
+        "Archive",
+        "Sent Messages",
+        "Drafts",
+        "Deleted Messages",
+    ] {
+        assert!(worker.mail_root().join(name).is_dir(), "{name} missing");
+    }
+    worker.shutdown().await.unwrap();
+}
