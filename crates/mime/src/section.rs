@@ -150,9 +150,14 @@ impl Analysis {
             section: section.to_string(),
         };
         if section.part.is_empty() {
-            return Ok(self
-                .message_section(raw, self.root(), section.text.as_ref())
-                .unwrap_or_else(|| self.file_body(self.message_range(), self.size())));
+            return match &section.text {
+                None => Ok(self.file_body(self.message_range(), self.size())),
+                // MIME needs a part number (RFC 9051 §6.4.5).
+                Some(SectionText::Mime) => Err(not_found()),
+                Some(text) => Ok(self
+                    .message_section(raw, self.root(), Some(text))
+                    .expect("a text other than MIME always resolves on a message")),
+            };
         }
         let id = self.resolve_part(&section.part).ok_or_else(not_found)?;
         let part = self.part(id);

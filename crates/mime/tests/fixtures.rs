@@ -137,6 +137,7 @@ fn missing_sections_are_errors() {
         (vec![1, 1], None, "1.1"),
         (vec![0], None, "0"),
         (vec![1], Some(SectionText::Header), "1.HEADER"),
+        (vec![], Some(SectionText::Mime), "MIME"),
     ] {
         let section = Section { part, text };
         assert_eq!(
