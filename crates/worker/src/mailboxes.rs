@@ -44,7 +44,6 @@ pub(crate) fn folder_name(name: &MailboxName) -> Result<String, CommandError> {
 
 /// Maps a folder name to the IMAP name the client sees: `inbox` and its children are
 /// shown under `INBOX`.
-#[allow(dead_code)] // TODO: used once LIST lands in the next commit.
 pub(crate) fn mailbox_name(folder: &str) -> MailboxName {
     if folder == INBOX_FOLDER {
         return MailboxName::inbox();

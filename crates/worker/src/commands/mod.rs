@@ -5,8 +5,12 @@
 //! sessions' changes allow.
 
 mod any;
+mod append;
 mod idle;
+mod list;
+mod mailbox;
 mod select;
+pub(crate) mod status;
 
 use asimapd_proto::{Command, CommandBody};
 
@@ -31,6 +35,18 @@ pub(crate) async fn dispatch(
         C::Unselect => select::handle_unselect(session),
         C::Close => select::handle_close(session).await,
         C::Check => select::handle_check(session).await,
+        C::Create {
+            mailbox,
+            special_use,
+        } => mailbox::handle_create(session, mailbox, special_use).await,
+        C::Delete(mailbox) => mailbox::handle_delete(session, mailbox).await,
+        C::Rename { from, to } => mailbox::handle_rename(session, from, to).await,
+        C::Subscribe(mailbox) => mailbox::handle_subscribe(session, mailbox, true).await,
+        C::Unsubscribe(mailbox) => mailbox::handle_subscribe(session, mailbox, false).await,
+        C::List(arguments) => list::handle_list(session, arguments).await,
+        C::Lsub { reference, pattern } => list::handle_lsub(session, reference, pattern).await,
+        C::Status { mailbox, items } => status::handle_status(session, mailbox, items).await,
+        C::Append { mailbox, messages } => append::handle_append(session, mailbox, messages).await,
         other => Err(CommandError::bad(format!(
             "{} is not supported by this server",
             other.name()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use asimapd_ipc::{ControlSocket, Handoff, Protocol, ToWorker, connection_pair, control_pair};
+use asimapd_testkit::nmh::NmhHome;
 use asimapd_worker::{WorkerConfig, WorkerError, serve};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -20,18 +21,17 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
 /// A running worker over a temporary mail root.
 pub struct Worker {
     pub dir: tempfile::TempDir,
+    /// The nmh home when the worker runs over one.
+    pub nmh: Option<NmhHome>,
     pub control: ControlSocket,
     pub task: JoinHandle<Result<(), WorkerError>>,
     next_id: u64,
 }
 
 impl Worker {
-    /// Starts a worker on a fresh mail root with default settings.
+    /// Starts a worker on a fresh nmh home with default settings.
     pub async fn start() -> Worker {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("Mail")).unwrap();
-        let config = config(&dir.path().join("Mail"));
-        Worker::start_with(dir, config).await
+        Worker::start_nmh().await
     }
 
     /// Starts a worker with the given configuration; `dir` is kept alive with it.
@@ -42,15 +42,76 @@ impl Worker {
         let task = tokio::spawn(serve(worker_control, config));
         Worker {
             dir,
+            nmh: None,
             control,
             task,
             next_id: 1,
         }
     }
 
+    /// Starts a worker over a fresh nmh home (profile with `Unseen-Sequence: unseen`), so
+    /// tests can run nmh commands on the same folders.
+    pub async fn start_nmh() -> Worker {
+        assert!(asimapd_testkit::nmh::require_nmh());
+        let nmh = NmhHome::new("");
+        let mut config = config(&nmh.mail_root());
+        config.home = Some(nmh.home().to_owned());
+        let mut worker = Worker::start_with(tempfile::tempdir().unwrap(), config).await;
+        worker.nmh = Some(nmh);
+        worker
+    }
+
+    /// The nmh home; panics for a worker started without one.
+    pub fn nmh(&self) -> &NmhHome {
+        self.nmh
+            .as_ref()
+            .expect("worker started without an nmh home")
+    }
+
     /// The mail root.
     pub fn mail_root(&self) -> PathBuf {
-        self.dir.path().join("Mail")
+        match &self.nmh {
+            Some(nmh) => nmh.mail_root(),
+            None => self.dir.path().join("Mail"),
+        }
+    }
+
+    /// Writes `messages` as files into `folder` (which must exist), after the highest
+    /// number already there, and adds them to the `unseen` sequence as `inc` does. Their
+    /// modification time is set a minute back, so the store takes them as complete at once
+    /// instead of waiting for them to settle.
+    pub fn deliver(&self, folder: &str, messages: &[Vec<u8>]) {
+        let dir = self.mail_root().join(folder);
+        let highest = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|entry| entry.unwrap().file_name().to_str()?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        for (offset, message) in messages.iter().enumerate() {
+            let path = dir.join((highest + 1 + offset as u32).to_string());
+            std::fs::write(&path, message).unwrap();
+            let past = std::time::SystemTime::now() - Duration::from_secs(60);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
+        }
+        if let Some(nmh) = &self.nmh {
+            let first = highest + 1;
+            let last = highest + messages.len() as u32;
+            nmh.run(
+                "mark",
+                &[
+                    &format!("+{folder}"),
+                    &format!("{first}-{last}"),
+                    "-sequence",
+                    "unseen",
+                    "-add",
+                ],
+            );
+        }
     }
 
     /// Hands over a new connection as if `a0 LOGIN` had succeeded, and reads the worker's
@@ -202,4 +263,9 @@ pub fn literal_len(line: &str) -> Option<usize> {
 /// Returns the tagged status (`OK`, `NO`, `BAD`) of a response.
 pub fn status(lines: &[String]) -> &str {
     lines.last().unwrap().split(' ').nth(1).unwrap()
+}
+
+/// A small message with Message-ID `<ID@test>` (see `asimapd_testkit::nmh::message`).
+pub fn message(id: &str) -> Vec<u8> {
+    asimapd_testkit::nmh::message(id, 1, 0)
 }

@@ -1,0 +1,145 @@
+//! APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315 §3). The reader spools message
+//! literals to unnamed temporary files, so the parser never holds them.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use asimapd_proto::response::Code;
+use asimapd_proto::{AppendData, AppendMessage, DateTime, Flag, MailboxName, SequenceSet};
+use asimapd_store::{FlagSet, InternalDate, StoreError};
+
+use crate::error::CommandError;
+use crate::mailboxes::folder_name;
+use crate::session::{Completion, Session};
+
+pub(super) async fn handle_append(
+    session: &mut Session,
+    name: MailboxName,
+    messages: Vec<AppendMessage>,
+) -> Result<Completion, CommandError> {
+    let folder = folder_name(&name)?;
+    let mut spooled = std::mem::take(&mut session.spooled).into_iter();
+    let mut uids = Vec::new();
+    let mut uid_validity = None;
+    for message in messages {
+        let bytes = match message.data {
+            AppendData::Bytes(bytes) => bytes,
+            AppendData::External { len } => {
+                let file = spooled.next().ok_or_else(|| CommandError::Io {
+                    op: "reading an APPEND spool file",
+                    source: std::io::Error::other("spool file missing"),
+                })?;
+                read_spooled(file, len)?
+            }
+        };
+        let flags = flag_set(&message.flags);
+        let date = message.date.map(internal_date);
+        let folder = folder.clone();
+        let appended = session
+            .blocking(move |store| {
+                // NOTE: the store takes the message as bytes, so it is read back from the
+                // spool file into memory here (at most the 10 MiB literal limit).
+                store.append(&folder, &bytes, &flags, date)
+            })
+            .await;
+        let (validity, uid) = appended.map_err(try_create)?;
+        uid_validity = Some(validity);
+        uids.push(uid.get());
+    }
+    let code = uid_validity.and_then(|uid_validity| {
+        let ranges: Vec<_> = compact_ranges(&uids);
+        SequenceSet::from_ranges(&ranges).map(|uids| Code::AppendUid { uid_validity, uids })
+    });
+    Ok(Completion { code, text: None })
+}
+
+/// A missing target gets `NO [TRYCREATE]` (RFC 9051 §6.3.12).
+fn try_create(error: CommandError) -> CommandError {
+    match error {
+        CommandError::Store(
+            StoreError::MailboxNotFound { .. }
+            | StoreError::Mh(asimapd_mh::MhError::FolderNotFound { .. }),
+        ) => CommandError::no(Some(Code::TryCreate), "Mailbox does not exist"),
+        other => other,
+    }
+}
+
+fn read_spooled(mut file: std::fs::File, len: u64) -> Result<Vec<u8>, CommandError> {
+    let io = |source| CommandError::Io {
+        op: "reading an APPEND spool file",
+        source,
+    };
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 != len {
+        return Err(io(std::io::Error::other(format!(
+            "spool file holds {} of {len} bytes",
+            bytes.len()
+        ))));
+    }
+    Ok(bytes)
+}
+
+/// Converts flags from the wire; `\Recent` is ignored because clients cannot set it.
+pub(crate) fn flag_set(flags: &[Flag]) -> FlagSet {
+    let mut set = FlagSet::new();
+    for flag in flags {
+        set.insert(flag);
+    }
+    set
+}
+
+/// Converts an APPEND date-time to INTERNALDATE.
+pub(crate) fn internal_date(date: DateTime) -> InternalDate {
+    let days = asimapd_mime::date::days_from_civil(
+        i64::from(date.date.year()),
+        u32::from(date.date.month()),
+        u32::from(date.date.day()),
+    );
+    let local = days * 86_400
+        + i64::from(date.hour) * 3600
+        + i64::from(date.minute) * 60
+        + i64::from(date.second);
+    InternalDate {
+        timestamp: local - i64::from(date.zone_minutes) * 60,
+        zone_minutes: Some(i32::from(date.zone_minutes)),
+    }
+}
+
+/// Folds numbers into inclusive runs, in the given order: `[1, 2, 3, 7]` becomes
+/// `[1..=3, 7..=7]` (the compact form of COPYUID and APPENDUID).
+pub(crate) fn compact_ranges(numbers: &[u32]) -> Vec<std::ops::RangeInclusive<u32>> {
+    let mut ranges: Vec<std::ops::RangeInclusive<u32>> = Vec::new();
+    for &number in numbers {
+        match ranges.last_mut() {
+            Some(last) if last.end().checked_add(1) == Some(number) => {
+                *last = *last.start()..=number;
+            }
+            _ => ranges.push(number..=number),
+        }
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asimapd_proto::Date;
+
+    #[test]
+    fn compact_ranges_fold_runs() {
+        assert_eq!(
+            compact_ranges(&[1, 2, 3, 7, 8, 10]),
+            vec![1..=3, 7..=8, 10..=10]
+        );
+        assert!(compact_ranges(&[]).is_empty());
+    }
+
+    #[test]
+    fn internal_date_applies_zone() {
+        let date = DateTime::new(Date::new(2024, 1, 2).unwrap(), 10, 0, 0, 120).unwrap();
+        let converted = internal_date(date);
+        assert_eq!(converted.timestamp, 1_704_189_600 - 7200);
+        assert_eq!(converted.zone_minutes, Some(120));
+    }
+}
