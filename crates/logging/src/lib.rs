@@ -29,11 +29,13 @@
 
 pub mod config;
 pub mod format;
+pub mod forward;
 pub mod handler;
 pub mod layer;
 pub mod level;
 pub mod record;
 pub mod router;
+pub mod trace;
 
 use std::path::Path;
 

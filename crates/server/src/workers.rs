@@ -1,0 +1,312 @@
+//! Worker supervision: one worker per user, started on the first login, shared by all of
+//! that user's connections, replaced when it has died.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use asimapd_auth::Account;
+use asimapd_ipc::{ControlSocket, FromWorker, Handoff, IpcError, ToWorker, control_pair};
+use asimapd_logging::Level;
+use asimapd_logging::forward::RecordRouter;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::spawn::{IdentityError, worker_command, worker_identity};
+use crate::worker_mode::WorkerArgs;
+
+/// Starts a worker inside the listener process, for tests: it receives the worker's end of
+/// the control socket and its settings, and the returned task ends when the worker does.
+pub type InProcessStarter = Arc<dyn Fn(ControlSocket, WorkerArgs) -> JoinHandle<()> + Send + Sync>;
+
+/// How workers are started.
+#[derive(Clone)]
+pub enum WorkerLaunch {
+    /// Execute this program (normally `/proc/self/exe`) in worker mode.
+    Process { program: PathBuf },
+    /// Run the worker as a task of the listener's runtime, without a change of identity.
+    InProcess(InProcessStarter),
+}
+
+impl std::fmt::Debug for WorkerLaunch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerLaunch::Process { program } => write!(f, "Process({})", program.display()),
+            WorkerLaunch::InProcess(_) => f.write_str("InProcess"),
+        }
+    }
+}
+
+/// Settings of the workers the listener starts.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub launch: WorkerLaunch,
+    /// How long a worker stays after its last connection closed.
+    pub linger: Duration,
+    pub idle_keepalive: Duration,
+    pub mh_file_locking: bool,
+    /// Lowest level of the records workers send to the listener.
+    pub log_level: Level,
+}
+
+/// Why a connection could not be handed to a worker.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandoffError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("failed to start the worker: {0}")]
+    Start(std::io::Error),
+    #[error("failed to pass the connection to the worker: {0}")]
+    Control(#[from] IpcError),
+}
+
+/// A running worker.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    user: String,
+    generation: u64,
+    pub(crate) pid: Option<u32>,
+    control: Arc<ControlSocket>,
+    exited: watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// Returns a receiver that turns true when the worker has exited.
+    pub(crate) fn exited(&self) -> watch::Receiver<bool> {
+        self.exited.clone()
+    }
+
+    fn has_exited(&self) -> bool {
+        *self.exited.borrow()
+    }
+}
+
+/// The workers of all users.
+#[derive(Debug)]
+pub(crate) struct Workers {
+    settings: WorkerSettings,
+    running: Mutex<HashMap<String, Arc<Worker>>>,
+    records: Option<RecordRouter>,
+    next_generation: AtomicU64,
+}
+
+impl Workers {
+    pub(crate) fn new(settings: WorkerSettings, records: Option<RecordRouter>) -> Arc<Workers> {
+        Arc::new(Workers {
+            settings,
+            running: Mutex::default(),
+            records,
+            next_generation: AtomicU64::new(1),
+        })
+    }
+
+    /// Passes a connection to the worker of `account`, starting one if none runs. A
+    /// worker that exits at that moment (its linger time ran out) is replaced once.
+    pub(crate) async fn hand_off(
+        self: &Arc<Self>,
+        account: &Account,
+        handoff: Handoff,
+        stream: OwnedFd,
+    ) -> Result<Arc<Worker>, HandoffError> {
+        let message = ToWorker::Connection(handoff);
+        let mut last_error = None;
+        for _ in 0..2 {
+            let worker = self.worker_for(account)?;
+            match worker.control.send(&message, Some(stream.as_fd())).await {
+                Ok(()) => return Ok(worker),
+                Err(error) => {
+                    warn!(user = %worker.user, pid = worker.pid, %error, "worker did not take the connection; starting a new one");
+                    self.forget(&worker);
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(HandoffError::Control(last_error.expect("the loop ran")))
+    }
+
+    /// Returns the pid of the running worker of `user`, if any.
+    pub(crate) fn pid_of(&self, user: &str) -> Option<u32> {
+        self.lock()
+            .get(user)
+            .filter(|worker| !worker.has_exited())
+            .and_then(|worker| worker.pid)
+    }
+
+    /// Asks every worker to finish, waits up to `grace` for them to exit, then kills the
+    /// rest.
+    pub(crate) async fn shut_down(&self, grace: Duration) {
+        let workers: Vec<Arc<Worker>> = self.lock().values().cloned().collect();
+        for worker in &workers {
+            if let Err(error) = worker.control.send(&ToWorker::Shutdown, None).await {
+                debug!(user = %worker.user, %error, "shutdown request not delivered");
+            }
+        }
+        for worker in &workers {
+            let mut exited = worker.exited();
+            let waited = tokio::time::timeout(grace, crate::wait_for_true(&mut exited)).await;
+            if waited.is_err()
+                && let Some(pid) = worker.pid
+            {
+                warn!(user = %worker.user, pid, "worker did not stop in time; killing it");
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Worker>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn forget(&self, worker: &Worker) {
+        let mut running = self.lock();
+        if running
+            .get(&worker.user)
+            .is_some_and(|current| current.generation == worker.generation)
+        {
+            running.remove(&worker.user);
+        }
+    }
+
+    /// Returns the live worker of the account's user, starting one when there is none.
+    fn worker_for(self: &Arc<Self>, account: &Account) -> Result<Arc<Worker>, HandoffError> {
+        let mut running = self.lock();
+        if let Some(worker) = running.get(account.user())
+            && !worker.has_exited()
+        {
+            return Ok(Arc::clone(worker));
+        }
+        let worker = self.start(account)?;
+        running.insert(account.user().to_owned(), Arc::clone(&worker));
+        Ok(worker)
+    }
+
+    fn start(self: &Arc<Self>, account: &Account) -> Result<Arc<Worker>, HandoffError> {
+        let identity = worker_identity(account.maildir())?;
+        let args = WorkerArgs {
+            user: account.user().to_owned(),
+            mail_root: account.maildir().to_owned(),
+            home: identity.home.clone(),
+            mh_file_locking: self.settings.mh_file_locking,
+            linger_secs: self.settings.linger.as_secs(),
+            idle_keepalive_secs: self.settings.idle_keepalive.as_secs(),
+            log_level: self.settings.log_level.0,
+        };
+        let (listener_end, worker_end) = control_pair()?;
+        let (exit_sender, exited) = watch::channel(false);
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (pid, exit) = match &self.settings.launch {
+            WorkerLaunch::Process { program } => {
+                let mut command = worker_command(program, &args, &identity, &worker_end);
+                let child = command.spawn().map_err(HandoffError::Start)?;
+                drop(worker_end);
+                let pid = child.id();
+                (pid, Exit::Process(child))
+            }
+            WorkerLaunch::InProcess(starter) => {
+                let control = ControlSocket::new(worker_end)?;
+                (None, Exit::Task(starter(control, args)))
+            }
+        };
+        info!(
+            user = account.user(),
+            pid,
+            uid = identity.uid.as_raw(),
+            gid = identity.gid.as_raw(),
+            "worker started"
+        );
+        let worker = Arc::new(Worker {
+            user: account.user().to_owned(),
+            generation,
+            pid,
+            control: Arc::new(ControlSocket::new(listener_end)?),
+            exited,
+        });
+        tokio::spawn(watch_exit(
+            Arc::clone(self),
+            Arc::clone(&worker),
+            exit,
+            exit_sender,
+        ));
+        tokio::spawn(receive_records(
+            Arc::clone(&worker.control),
+            self.records.clone(),
+            worker.user.clone(),
+        ));
+        Ok(worker)
+    }
+}
+
+enum Exit {
+    Process(tokio::process::Child),
+    Task(JoinHandle<()>),
+}
+
+/// Waits for the worker to end, logs how it ended and marks it exited.
+async fn watch_exit(
+    workers: Arc<Workers>,
+    worker: Arc<Worker>,
+    exit: Exit,
+    exit_sender: watch::Sender<bool>,
+) {
+    match exit {
+        Exit::Process(mut child) => match child.wait().await {
+            Ok(status) if status.success() => {
+                info!(user = %worker.user, pid = worker.pid, "worker exited")
+            }
+            Ok(status) => match status.signal() {
+                Some(signal) => {
+                    error!(user = %worker.user, pid = worker.pid, signal, "worker killed by signal")
+                }
+                None => {
+                    error!(user = %worker.user, pid = worker.pid, status = status.code(), "worker failed")
+                }
+            },
+            Err(error) => {
+                error!(user = %worker.user, pid = worker.pid, %error, "waiting for the worker failed")
+            }
+        },
+        Exit::Task(task) => match task.await {
+            Ok(()) => info!(user = %worker.user, "in-process worker exited"),
+            Err(error) => error!(user = %worker.user, %error, "in-process worker failed"),
+        },
+    }
+    workers.forget(&worker);
+    exit_sender.send_replace(true);
+}
+
+/// Routes the log records a worker sends until its control socket closes.
+async fn receive_records(control: Arc<ControlSocket>, records: Option<RecordRouter>, user: String) {
+    let mut invalid = 0u64;
+    loop {
+        match control.receive::<FromWorker>().await {
+            Ok((record, _)) => {
+                if let Some(records) = &records {
+                    records.route(record);
+                }
+            }
+            Err(IpcError::Decode(error)) => {
+                invalid += 1;
+                if invalid == 1 {
+                    warn!(%user, %error, "invalid message from worker ignored; later ones are counted only");
+                }
+            }
+            Err(IpcError::Closed) => break,
+            Err(error) => {
+                warn!(%user, %error, "control socket of worker failed");
+                break;
+            }
+        }
+    }
+    if invalid > 1 {
+        warn!(%user, invalid, "invalid messages from worker ignored");
+    }
+}
