@@ -331,6 +331,36 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Longest keyword [`UpperKeyword`] folds; longer words match no keyword.
+const MAX_KEYWORD_LEN: usize = 32;
+
+/// A word folded to upper case on the stack, so matching a keyword costs no allocation.
+pub(crate) struct UpperKeyword {
+    bytes: [u8; MAX_KEYWORD_LEN],
+    len: usize,
+}
+
+impl UpperKeyword {
+    /// Folds `word`; a word longer than any keyword folds to the empty word.
+    pub fn new(word: &[u8]) -> Self {
+        let mut bytes = [0u8; MAX_KEYWORD_LEN];
+        if word.len() > MAX_KEYWORD_LEN {
+            return UpperKeyword { bytes, len: 0 };
+        }
+        for (target, source) in bytes.iter_mut().zip(word) {
+            *target = source.to_ascii_uppercase();
+        }
+        UpperKeyword {
+            bytes,
+            len: word.len(),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |value, &digit| {
         value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, UpperKeyword};
 use crate::error::ErrorKind;
 use crate::grammar::parse_mod_seq;
 use crate::types::ModSeq;
@@ -133,8 +133,9 @@ pub(crate) fn parse_fetch_items(c: &mut Cursor<'_>) -> Result<FetchItems, ErrorK
 pub(crate) fn parse_fetch_att(c: &mut Cursor<'_>) -> Result<FetchAttribute, ErrorKind> {
     let start = c.pos();
     let name = c.take_while(|b| b.is_ascii_alphanumeric() || b == b'.');
-    let name = name.to_ascii_uppercase();
-    let attribute = match name.as_slice() {
+    let name = UpperKeyword::new(name);
+    let name = name.as_bytes();
+    let attribute = match name {
         b"ENVELOPE" => FetchAttribute::Envelope,
         b"FLAGS" => FetchAttribute::Flags,
         b"INTERNALDATE" => FetchAttribute::InternalDate,
@@ -203,7 +204,7 @@ fn parse_section_part(c: &mut Cursor<'_>) -> Result<Vec<NonZeroU32>, ErrorKind> 
 fn parse_section_text(c: &mut Cursor<'_>, allow_mime: bool) -> Result<SectionText, ErrorKind> {
     let start = c.pos();
     let name = c.take_while(|b| b.is_ascii_alphabetic() || b == b'.');
-    let text = match name.to_ascii_uppercase().as_slice() {
+    let text = match UpperKeyword::new(name).as_bytes() {
         b"HEADER" => SectionText::Header,
         b"TEXT" => SectionText::Text,
         b"MIME" if allow_mime => SectionText::Mime,

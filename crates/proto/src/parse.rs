@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::append::parse_append_messages;
 use crate::command::{Command, CommandBody, NumberKind, StoreArguments, StoreMode};
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, UpperKeyword};
 use crate::error::{ErrorKind, ParseError};
 use crate::fetch::{parse_fetch_items, parse_fetch_modifiers};
 use crate::flag::Flag;
@@ -67,9 +67,10 @@ fn parse_tag(c: &mut Cursor<'_>) -> Result<Tag, ErrorKind> {
 // longer than the usual function.
 fn parse_command_body(c: &mut Cursor<'_>) -> Result<CommandBody, ErrorKind> {
     use CommandBody as C;
-    let name = c.atom()?.to_ascii_uppercase();
+    let word = c.atom()?;
+    let name = UpperKeyword::new(word);
     let numbers = NumberKind::SequenceNumber;
-    let body = match name.as_slice() {
+    let body = match name.as_bytes() {
         b"CAPABILITY" => C::Capability,
         b"NOOP" => C::Noop,
         b"LOGOUT" => C::Logout,
@@ -125,7 +126,7 @@ fn parse_command_body(c: &mut Cursor<'_>) -> Result<CommandBody, ErrorKind> {
             c.sp()?;
             parse_uid_command(c)?
         }
-        _ => return parse_message_command(c, &name, numbers),
+        _ => return parse_message_command(c, word, numbers),
     };
     Ok(body)
 }
@@ -146,21 +147,22 @@ fn after_sp<'a, T>(
 }
 
 fn parse_uid_command(c: &mut Cursor<'_>) -> Result<CommandBody, ErrorKind> {
-    let name = c.atom()?.to_ascii_uppercase();
-    if name == b"EXPUNGE" {
+    let word = c.atom()?;
+    if word.eq_ignore_ascii_case(b"EXPUNGE") {
         return Ok(CommandBody::UidExpunge(after_sp(c, parse_sequence_set)?));
     }
-    parse_message_command(c, &name, NumberKind::Uid)
+    parse_message_command(c, word, NumberKind::Uid)
 }
 
 /// Parses the commands that exist both with and without the UID prefix.
 fn parse_message_command(
     c: &mut Cursor<'_>,
-    name: &[u8],
+    word: &[u8],
     numbers: NumberKind,
 ) -> Result<CommandBody, ErrorKind> {
     use CommandBody as C;
-    let body = match name {
+    let name = UpperKeyword::new(word);
+    let body = match name.as_bytes() {
         b"SEARCH" => C::Search {
             numbers,
             program: parse_search_program(c)?,
@@ -173,7 +175,7 @@ fn parse_message_command(
         b"COPY" | b"MOVE" => {
             let set = after_sp(c, parse_sequence_set)?;
             let mailbox = after_sp(c, |c| c.mailbox())?;
-            if name == b"COPY" {
+            if name.as_bytes() == b"COPY" {
                 C::Copy {
                     numbers,
                     set,
@@ -195,7 +197,7 @@ fn parse_message_command(
             numbers,
             arguments: after_sp(c, parse_thread)?,
         },
-        _ => return Err(unknown_command(name)),
+        _ => return Err(unknown_command(word)),
     };
     Ok(body)
 }

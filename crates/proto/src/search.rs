@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, UpperKeyword};
 use crate::datetime::Date;
 use crate::error::ErrorKind;
 use crate::grammar::{parse_date, parse_mod_seq_valzer, parse_sequence_set};
@@ -195,11 +195,12 @@ pub(crate) fn parse_search_key(c: &mut Cursor<'_>) -> Result<SearchKey, ErrorKin
         _ => {}
     }
     let start = c.pos();
-    let name = c.atom()?.to_ascii_uppercase();
-    if let Some(key) = flag_key(&name) {
+    let name = UpperKeyword::new(c.atom()?);
+    let name = name.as_bytes();
+    if let Some(key) = flag_key(name) {
         return Ok(key);
     }
-    let key = match name.as_slice() {
+    let key = match name {
         b"NOT" => {
             c.sp()?;
             c.enter()?;
@@ -208,7 +209,7 @@ pub(crate) fn parse_search_key(c: &mut Cursor<'_>) -> Result<SearchKey, ErrorKin
             SearchKey::Not(Box::new(key))
         }
         b"OR" => parse_or(c)?,
-        _ => parse_key_with_argument(c, &name, start)?,
+        _ => parse_key_with_argument(c, name, start)?,
     };
     Ok(key)
 }

@@ -120,21 +120,27 @@ impl CommandParser {
             return Ok(Event::NeedMore);
         };
         let lf = from + offset;
-        let tag = peek_tag(&self.buf[self.start..lf]);
+        // The tag is read only when needed, so a valid command costs no extra allocation.
+        let tag = |parser: &Self| peek_tag(&parser.buf[parser.start..lf]);
         let announce = line_announce(&self.buf[self.line_start..lf]);
         if lf + 1 - self.line_start > self.limits.max_line_len {
+            let tag = tag(self);
             self.abandon_command(lf + 1, announce);
             let max = self.limits.max_line_len;
             return Err(ErrorKind::LineTooLong { max }.with_tag(tag));
         }
         if lf == self.line_start || self.buf[lf - 1] != b'\r' {
+            let tag = tag(self);
             self.abandon_command(lf + 1, announce);
             return Err(ErrorKind::BareLineFeed.with_tag(tag));
         }
         self.pos = lf + 1;
         match announce {
             None => self.finish_command(),
-            Some(announce) => self.request_literal(announce, tag),
+            Some(announce) => {
+                let tag = tag(self);
+                self.request_literal(announce, tag)
+            }
         }
     }
 
