@@ -75,13 +75,20 @@ impl NumberSet {
     /// Parses the value of a sequence line. Tokens are `N` or `LO-HI` separated by white
     /// space; like nmh, the parser ignores tokens it cannot read (`3-2`, `1,3`, `x`, `0`).
     pub fn parse(value: &[u8]) -> Self {
-        let mut set = NumberSet::new();
-        for token in value.split(|b| b.is_ascii_whitespace()) {
-            if let Some((low, high)) = parse_range(token) {
-                set.insert_range(low, high);
+        let mut ranges: Vec<(u32, u32)> = value
+            .split(|b| b.is_ascii_whitespace())
+            .filter_map(parse_range)
+            .collect();
+        // Sorting first keeps parsing O(n log n) whatever order the file lists numbers in.
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (low, high) in ranges {
+            match merged.last_mut() {
+                Some(last) if low <= last.1.saturating_add(1) => last.1 = last.1.max(high),
+                _ => merged.push((low, high)),
             }
         }
-        set
+        NumberSet { ranges: merged }
     }
 
     /// Returns true when the set is empty.
@@ -265,6 +272,12 @@ mod tests {
     fn set_parse_skips_what_nmh_skips() {
         let set = NumberSet::parse(b" 1-3 3-2 1,3 x 0 7  5 6 4294967296 10000000");
         assert_eq!(set.to_string(), "1-3 5-7");
+    }
+
+    #[test]
+    fn set_parse_sorts_and_merges() {
+        let set = NumberSet::parse(b"9 3-5 1 2 4-7 20-30 25");
+        assert_eq!(set.to_string(), "1-7 9 20-30");
     }
 
     #[test]
