@@ -22,8 +22,8 @@ fn large_folder() -> (tempfile::TempDir, MailRoot) {
     (dir, root)
 }
 
-/// A sequences file like nmh writes for a busy folder: every other message unseen, one long
-/// line of 50,000 numbers, plus a few short sequences.
+/// Returns a sequences file like nmh writes for a busy folder: every other message unseen
+/// (one line of 50,000 numbers), plus a few short sequences.
 fn busy_sequences() -> Vec<u8> {
     let unseen: Vec<String> = (1..=LARGE_FOLDER)
         .step_by(2)
