@@ -10,9 +10,12 @@
 mod capability;
 mod commands;
 mod error;
+mod fetch;
 mod input;
 mod mailboxes;
+mod mapped;
 mod output;
+mod search;
 mod serve;
 mod session;
 mod table;

@@ -29,7 +29,6 @@ impl Output {
     }
 
     /// Locks the stream for a response written in several pieces.
-    #[allow(dead_code)] // TODO: used once FETCH streams bodies.
     pub(crate) async fn lock(&self) -> MutexGuard<'_, OwnedWriteHalf> {
         self.stream.lock().await
     }

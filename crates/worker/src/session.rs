@@ -216,7 +216,7 @@ impl Session {
         let folder = view.folder.clone();
         let result = tokio::task::spawn_blocking(move || store.check(&folder)).await;
         if let Ok(Err(error)) = result {
-            tracing::warn!(session = self.id, mailbox = %view.folder, %error, "checking the mailbox failed");
+            tracing::warn!(session = self.id, mailbox = %view.name, %error, "checking the mailbox failed");
         }
     }
 

@@ -27,7 +27,6 @@ pub(crate) struct MailboxGone;
 
 /// A selected mailbox.
 #[derive(Debug)]
-#[allow(dead_code)]
 pub(crate) struct MailboxView {
     /// The name the client selected.
     pub(crate) name: MailboxName,
@@ -50,7 +49,6 @@ pub(crate) struct MailboxView {
     is_gone: bool,
 }
 
-#[allow(dead_code)] // TODO: the message commands use the rest.
 impl MailboxView {
     pub(crate) fn new(
         name: MailboxName,
@@ -105,7 +103,11 @@ impl MailboxView {
         let message = &self.messages[index];
         let mut flags = message.flags.to_flags();
         if self.recent.contains(&message.uid) {
-            flags.push(Flag::Recent);
+            let keywords_start = flags
+                .iter()
+                .position(|flag| matches!(flag, Flag::Keyword(_)))
+                .unwrap_or(flags.len());
+            flags.insert(keywords_start, Flag::Recent);
         }
         flags
     }

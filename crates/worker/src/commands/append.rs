@@ -5,7 +5,9 @@ use std::io::{Read, Seek, SeekFrom};
 
 use asimapd_proto::response::Code;
 use asimapd_proto::{AppendData, AppendMessage, DateTime, Flag, MailboxName, SequenceSet};
-use asimapd_store::{FlagSet, InternalDate, StoreError};
+use asimapd_store::{FlagSet, InternalDate};
+
+use crate::commands::expunge::try_create;
 
 use crate::error::CommandError;
 use crate::mailboxes::folder_name;
@@ -50,17 +52,6 @@ pub(super) async fn handle_append(
         SequenceSet::from_ranges(&ranges).map(|uids| Code::AppendUid { uid_validity, uids })
     });
     Ok(Completion { code, text: None })
-}
-
-/// A missing target gets `NO [TRYCREATE]` (RFC 9051 §6.3.12).
-fn try_create(error: CommandError) -> CommandError {
-    match error {
-        CommandError::Store(
-            StoreError::MailboxNotFound { .. }
-            | StoreError::Mh(asimapd_mh::MhError::FolderNotFound { .. }),
-        ) => CommandError::no(Some(Code::TryCreate), "Mailbox does not exist"),
-        other => other,
-    }
 }
 
 fn read_spooled(mut file: std::fs::File, len: u64) -> Result<Vec<u8>, CommandError> {

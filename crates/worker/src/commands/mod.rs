@@ -6,11 +6,15 @@
 
 mod any;
 mod append;
+pub(crate) mod expunge;
+mod fetch;
 mod idle;
 mod list;
 mod mailbox;
+mod search;
 mod select;
 pub(crate) mod status;
+mod store;
 
 use asimapd_proto::{Command, CommandBody};
 
@@ -47,6 +51,26 @@ pub(crate) async fn dispatch(
         C::Lsub { reference, pattern } => list::handle_lsub(session, reference, pattern).await,
         C::Status { mailbox, items } => status::handle_status(session, mailbox, items).await,
         C::Append { mailbox, messages } => append::handle_append(session, mailbox, messages).await,
+        C::Fetch {
+            numbers,
+            set,
+            items,
+            modifiers,
+        } => fetch::handle_fetch(session, numbers, set, items, modifiers).await,
+        C::Store { numbers, arguments } => store::handle_store(session, numbers, arguments).await,
+        C::Search { numbers, program } => search::handle_search(session, numbers, program).await,
+        C::Expunge => expunge::handle_expunge(session, None).await,
+        C::UidExpunge(set) => expunge::handle_expunge(session, Some(set)).await,
+        C::Copy {
+            numbers,
+            set,
+            mailbox,
+        } => expunge::handle_copy(session, numbers, set, mailbox).await,
+        C::Move {
+            numbers,
+            set,
+            mailbox,
+        } => expunge::handle_move(session, numbers, set, mailbox).await,
         other => Err(CommandError::bad(format!(
             "{} is not supported by this server",
             other.name()

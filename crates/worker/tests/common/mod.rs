@@ -76,12 +76,13 @@ impl Worker {
         }
     }
 
-    /// Writes `messages` as files into `folder` (which must exist), after the highest
+    /// Writes `messages` as files into `folder` (created when missing), after the highest
     /// number already there, and adds them to the `unseen` sequence as `inc` does. Their
     /// modification time is set a minute back, so the store takes them as complete at once
     /// instead of waiting for them to settle.
     pub fn deliver(&self, folder: &str, messages: &[Vec<u8>]) {
         let dir = self.mail_root().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
         let highest = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|entry| entry.unwrap().file_name().to_str()?.parse::<u32>().ok())
@@ -98,7 +99,7 @@ impl Worker {
                 .set_modified(past)
                 .unwrap();
         }
-        if let Some(nmh) = &self.nmh {
+        if let (Some(nmh), false) = (&self.nmh, messages.is_empty()) {
             let first = highest + 1;
             let last = highest + messages.len() as u32;
             nmh.run(

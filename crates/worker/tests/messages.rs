@@ -1,0 +1,336 @@
+//! Message commands over real MH folders: FETCH, STORE, SEARCH, COPY, MOVE and EXPUNGE,
+//! with sequence-set edge cases and fixtures from the message analysis corpus.
+
+mod common;
+
+use common::{Client, Worker, message, status};
+
+const MIXED: &[u8] = include_bytes!("../../mime/tests/fixtures/03-mixed-attachments.eml");
+const ALTERNATIVE: &[u8] = include_bytes!("../../mime/tests/fixtures/02-alternative-qp.eml");
+
+/// Starts a worker with `messages` in INBOX and a session that selected it.
+async fn selected(messages: &[Vec<u8>]) -> (Worker, Client) {
+    let mut worker = Worker::start().await;
+    worker.deliver("inbox", messages);
+    let mut client = worker.connect().await;
+    client.ok("SELECT INBOX").await;
+    (worker, client)
+}
+
+fn three() -> Vec<Vec<u8>> {
+    vec![message("one"), message("two"), message("three")]
+}
+
+#[tokio::test]
+async fn fetch_fast_items() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.ok("FETCH 1:* FAST").await;
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("* 1 FETCH (FLAGS (\\Recent) INTERNALDATE \""),
+        "{lines:#?}"
+    );
+    let size = message("one").len() + message("one").iter().filter(|b| **b == b'\n').count();
+    assert!(
+        lines[0].ends_with(&format!("RFC822.SIZE {size})")),
+        "{lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn uid_fetch_includes_uid_once() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.ok("UID FETCH 2 FLAGS").await;
+    assert_eq!(lines[0], "* 2 FETCH (UID 2 FLAGS (\\Recent))");
+    let lines = client.ok("UID FETCH 2 (FLAGS UID)").await;
+    assert_eq!(lines[0], "* 2 FETCH (FLAGS (\\Recent) UID 2)");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_body_sets_seen() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.ok("FETCH 1 BODY[TEXT]").await;
+    assert_eq!(lines[0], "* 1 FETCH (BODY[TEXT] {13}");
+    assert_eq!(lines[1], "body of one\r\n FLAGS (\\Seen \\Recent))");
+    let unseen = worker
+        .nmh()
+        .run("mark", &["+inbox", "-list", "-sequence", "unseen"]);
+    assert_eq!(unseen.trim(), "unseen: 2-3");
+    let lines = client.ok("FETCH 1 FLAGS").await;
+    assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Seen \\Recent))");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn body_peek_keeps_seen_unset() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client
+        .ok("FETCH 2 (BODY.PEEK[HEADER.FIELDS (Subject)] FLAGS)")
+        .await;
+    assert_eq!(lines[0], "* 2 FETCH (BODY[HEADER.FIELDS (Subject)] {16}");
+    assert_eq!(lines[1], "Subject: two\r\n\r\n FLAGS (\\Recent))");
+    let lines = client.ok("FETCH 2 RFC822.HEADER").await;
+    assert!(!lines.concat().contains("\\Seen"), "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn examine_fetch_keeps_unseen() {
+    let mut worker = Worker::start().await;
+    worker.deliver("inbox", &three());
+    let mut client = worker.connect().await;
+    client.ok("EXAMINE INBOX").await;
+    let lines = client.ok("FETCH 1 (RFC822 FLAGS)").await;
+    assert!(!lines.concat().contains("\\Seen"), "{lines:#?}");
+    let lines = client.ok("STATUS INBOX (UNSEEN)").await;
+    assert_eq!(lines[0], "* STATUS INBOX (UNSEEN 3)");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_partial_labels_origin() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.ok("FETCH 1 BODY.PEEK[]<0.10>").await;
+    assert_eq!(lines[0], "* 1 FETCH (BODY[]<0> {10}");
+    assert_eq!(lines[1], "From: test)");
+    let lines = client.ok("FETCH 1 BODY.PEEK[TEXT]<5.1000>").await;
+    assert_eq!(lines[0], "* 1 FETCH (BODY[TEXT]<5> {8}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_macros_expand() {
+    let (worker, mut client) = selected(&[MIXED.to_vec()]).await;
+    let all = client.ok("FETCH 1 ALL").await;
+    assert!(
+        all[0]
+            .contains(" ENVELOPE (\"Tue, 1 Apr 2025 08:00:00 +0000\" \"Report with attachments\""),
+        "{all:#?}"
+    );
+    let full = client.ok("FETCH 1 FULL").await;
+    assert!(full[0].contains(" BODY (("), "{full:#?}");
+    assert!(
+        full[0].to_ascii_uppercase().contains("\"MIXED\")"),
+        "{full:#?}"
+    );
+    let structure = client.ok("FETCH 1 BODYSTRUCTURE").await;
+    let structure = structure[0].to_ascii_uppercase();
+    assert!(
+        structure.starts_with("* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\""),
+        "{structure}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_mime_and_binary_sections() {
+    let (worker, mut client) = selected(&[MIXED.to_vec()]).await;
+    let lines = client.ok("FETCH 1 BODY.PEEK[2.MIME]").await;
+    assert!(
+        lines[1].starts_with("Content-Type: application/pdf"),
+        "{lines:#?}"
+    );
+    let lines = client.ok("FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2])").await;
+    assert!(
+        lines[0].starts_with("* 1 FETCH (BINARY[2] {30}"),
+        "{lines:#?}"
+    );
+    assert!(lines[1].starts_with("%PDF-1.4"), "{lines:#?}");
+    assert!(lines[1].ends_with("BINARY.SIZE[2] 30)"), "{lines:#?}");
+    let lines = client.ok("FETCH 1 BODY.PEEK[9]").await;
+    assert_eq!(
+        lines[0], "* 1 FETCH (BODY[9] {0}",
+        "a missing part is served empty"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sequence_set_edge_cases() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.command("FETCH 4 FLAGS").await;
+    assert_eq!(status(&lines), "BAD", "{lines:#?}");
+    let lines = client.ok("FETCH *:2 UID").await;
+    assert_eq!(lines[..2], ["* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"]);
+    let lines = client.ok("UID FETCH 4294967295 UID").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let lines = client.ok("UID FETCH 7:9 UID").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let lines = client.ok("UID FETCH 7:* UID").await;
+    assert_eq!(
+        lines[0], "* 3 FETCH (UID 3)",
+        "7:* includes the highest UID (RFC 9051 §6.4.9)"
+    );
+    let lines = client.ok("UID FETCH 3,1 UID").await;
+    assert_eq!(lines.len(), 3);
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn empty_mailbox_star_is_bad_by_number() {
+    let (worker, mut client) = selected(&[]).await;
+    let lines = client.command("FETCH 1:* FLAGS").await;
+    assert_eq!(status(&lines), "BAD", "{lines:#?}");
+    let lines = client.ok("UID FETCH 1:* FLAGS").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let lines = client.ok("SEARCH ALL").await;
+    assert_eq!(lines[0], "* SEARCH");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn store_changes_flags() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.ok("STORE 1 +FLAGS (\\flagged $Work)").await;
+    assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Flagged \\Recent $Work))");
+    let lines = client.ok("UID STORE 1 -FLAGS (\\Flagged)").await;
+    assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Recent $Work) UID 1)");
+    let lines = client.ok("STORE 2 FLAGS (\\Answered \\Seen)").await;
+    assert_eq!(lines[0], "* 2 FETCH (FLAGS (\\Answered \\Seen \\Recent))");
+    let lines = client.ok("STORE 3 +FLAGS.SILENT (\\Deleted)").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let marks = worker.nmh().mark_list("inbox");
+    assert!(marks.contains("replied: 2"), "{marks}");
+    assert!(marks.contains("Deleted: 3"), "{marks}");
+    assert!(marks.contains("unseen: 1 3"), "{marks}");
+    let lines = client.command("STORE 1 +FLAGS (\\Recent)").await;
+    assert_eq!(status(&lines), "BAD", "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn store_in_examine_is_no() {
+    let mut worker = Worker::start().await;
+    worker.deliver("inbox", &three());
+    let mut client = worker.connect().await;
+    client.ok("EXAMINE INBOX").await;
+    for command in ["STORE 1 +FLAGS (\\Seen)", "EXPUNGE", "MOVE 1 Junk"] {
+        let lines = client.command(command).await;
+        assert_eq!(status(&lines), "NO", "{command}: {lines:#?}");
+    }
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn search_keys() {
+    let mut messages = three();
+    messages.push(MIXED.to_vec());
+    messages.push(ALTERNATIVE.to_vec());
+    let (worker, mut client) = selected(&messages).await;
+    client.ok("STORE 2 +FLAGS (\\Seen \\Draft)").await;
+    let cases = [
+        ("SEARCH ALL", "* SEARCH 1 2 3 4 5"),
+        ("SEARCH SEEN", "* SEARCH 2"),
+        ("SEARCH UNDRAFT", "* SEARCH 1 3 4 5"),
+        ("SEARCH NOT SEEN SUBJECT t", "* SEARCH 3 4 5"),
+        ("SEARCH OR SUBJECT one (SUBJECT three)", "* SEARCH 1 3"),
+        ("SEARCH (OR 1 5) NOT 5", "* SEARCH 1"),
+        ("SEARCH FROM KELD", "* SEARCH 5"),
+        ("SEARCH CHARSET UTF-8 BODY {5+}\r\nköln", "* SEARCH 5"),
+        ("SEARCH BODY KOLN", "* SEARCH"),
+        ("SEARCH CHARSET UTF-8 TEXT {5+}\r\nMärz", "* SEARCH 4"),
+        ("SEARCH BODY \"%PDF\"", "* SEARCH"),
+        ("SEARCH HEADER Content-Language \"\"", "* SEARCH"),
+        ("SEARCH HEADER In-Reply-To prev", "* SEARCH 5"),
+        ("SEARCH SENTBEFORE 1-Jan-2025", "* SEARCH 1 2 3 5"),
+        ("SEARCH SENTON 1-Apr-2025", "* SEARCH 4"),
+        ("SEARCH SENTSINCE 17-Oct-2024", "* SEARCH 4 5"),
+        ("SEARCH SINCE 1-Jan-2000", "* SEARCH 1 2 3 4 5"),
+        ("SEARCH BEFORE 1-Jan-2000", "* SEARCH"),
+        ("SEARCH LARGER 500", "* SEARCH 4 5"),
+        ("SEARCH SMALLER 500", "* SEARCH 1 2 3"),
+        ("SEARCH UID 4:*", "* SEARCH 4 5"),
+        ("SEARCH 2:* UNSEEN", "* SEARCH 3 4 5"),
+        ("UID SEARCH RECENT", "* SEARCH 1 2 3 4 5"),
+        ("SEARCH NEW", "* SEARCH 1 3 4 5"),
+        ("SEARCH OLD", "* SEARCH"),
+    ];
+    for (command, expected) in cases {
+        let lines = client.ok(command).await;
+        assert_eq!(lines[0], expected, "{command}");
+    }
+    let lines = client.command("SEARCH CHARSET KOI8-R ALL").await;
+    assert!(
+        lines[0].contains("NO [BADCHARSET (UTF-8 US-ASCII)]"),
+        "{lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn copy_keeps_flags_and_reports_copyuid() {
+    let (worker, mut client) = selected(&three()).await;
+    client.ok("STORE 2 +FLAGS (\\Flagged)").await;
+    let lines = client.ok("COPY 1:3 Archive").await;
+    assert!(lines[0].starts_with("t3 OK [COPYUID "), "{lines:#?}");
+    assert!(lines[0].contains(" 1:3 1:3] COPY completed"), "{lines:#?}");
+    client.ok("SELECT Archive").await;
+    let lines = client.ok("FETCH 2 FLAGS").await;
+    assert!(lines[0].contains("\\Flagged"), "{lines:#?}");
+    let lines = client.command("COPY 1 Nowhere").await;
+    assert!(lines[0].contains("NO [TRYCREATE]"), "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn move_sends_copyuid_then_expunges() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.ok("MOVE 2:3 Junk").await;
+    assert!(lines[0].starts_with("* OK [COPYUID "), "{lines:#?}");
+    assert!(lines[0].contains(" 2:3 1:2]"), "{lines:#?}");
+    assert_eq!(lines[1..3], ["* 3 EXPUNGE", "* 2 EXPUNGE"]);
+    assert_eq!(lines[3], "t2 OK MOVE completed");
+    let lines = client.ok("UID MOVE 1 Junk").await;
+    assert_eq!(lines[1], "* 1 EXPUNGE");
+    let lines = client.ok("STATUS Junk (MESSAGES)").await;
+    assert_eq!(lines[0], "* STATUS Junk (MESSAGES 3)");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn expunge_removes_deleted_highest_first() {
+    let (worker, mut client) = selected(&three()).await;
+    client.ok("STORE 1,3 +FLAGS.SILENT (\\Deleted)").await;
+    let lines = client.ok("EXPUNGE").await;
+    assert_eq!(lines[..2], ["* 3 EXPUNGE", "* 1 EXPUNGE"]);
+    assert!(!worker.mail_root().join("inbox/1").exists());
+    let lines = client.ok("FETCH 1 UID").await;
+    assert_eq!(lines[0], "* 1 FETCH (UID 2)");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn uid_expunge_only_given_uids() {
+    let (worker, mut client) = selected(&three()).await;
+    client.ok("STORE 1:3 +FLAGS.SILENT (\\Deleted)").await;
+    client.ok("STORE 1 -FLAGS.SILENT (\\Deleted)").await;
+    let lines = client.ok("UID EXPUNGE 3").await;
+    assert_eq!(lines[0], "* 3 EXPUNGE");
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let lines = client.ok("UID SEARCH ALL").await;
+    assert_eq!(lines[0], "* SEARCH 1 2");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn close_expunges_silently() {
+    let (worker, mut client) = selected(&three()).await;
+    client.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    let lines = client.ok("CLOSE").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let lines = client.ok("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(lines[0], "* STATUS INBOX (MESSAGES 2)");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unselect_keeps_deleted() {
+    let (worker, mut client) = selected(&three()).await;
+    client.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    client.ok("UNSELECT").await;
+    let lines = client.ok("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(lines[0], "* STATUS INBOX (MESSAGES 3)");
+    worker.shutdown().await.unwrap();
+}
