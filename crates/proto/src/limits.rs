@@ -22,6 +22,11 @@ pub const PRE_AUTH_MAX_LINE_LEN: usize = 8 * 1024;
 /// accepted into memory. Literals streamed to a file do not count.
 pub const MAX_COMMAND_LEN: usize = MAX_LITERAL_LEN as usize + MAX_LINE_LEN;
 
+/// Maximum bytes of one command held in memory before login: room for a LOGIN with a user
+/// name and a password literal of [`PRE_AUTH_MAX_LITERAL_LEN`] each.
+pub const PRE_AUTH_MAX_COMMAND_LEN: usize =
+    PRE_AUTH_MAX_LINE_LEN + 2 * PRE_AUTH_MAX_LITERAL_LEN as usize;
+
 /// Maximum nesting depth of parenthesised lists and search keys (`NOT`, `OR` and
 /// parenthesised groups each add one level).
 pub const MAX_DEPTH: usize = 32;
@@ -63,7 +68,7 @@ impl Limits {
             max_line_len: PRE_AUTH_MAX_LINE_LEN,
             max_literal_len: PRE_AUTH_MAX_LITERAL_LEN,
             max_non_sync_literal_len: PRE_AUTH_MAX_LITERAL_LEN,
-            max_command_len: PRE_AUTH_MAX_LINE_LEN + PRE_AUTH_MAX_LITERAL_LEN as usize * 2,
+            max_command_len: PRE_AUTH_MAX_COMMAND_LEN,
             max_depth: MAX_DEPTH,
             utf8_accept: false,
         }

@@ -105,6 +105,8 @@ pub(crate) fn parse_list_mailbox(c: &mut Cursor<'_>) -> Result<ListPattern, Erro
     Ok(ListPattern::from_wire(&wire, c.utf8_accept)?)
 }
 
+// NOTE: an `option-extension` with an `option-value` (RFC 5258 §6) is rejected, because no
+// extension this server plans to advertise defines one.
 fn parse_select_option(c: &mut Cursor<'_>) -> Result<ListSelection, ErrorKind> {
     let name = c.atom_string()?;
     let option = match name.to_ascii_uppercase().as_str() {

@@ -65,6 +65,8 @@ fn parse_tag(c: &mut Cursor<'_>) -> Result<Tag, ErrorKind> {
 
 // One arm per command name keeps the whole command table in view, which makes this match
 // longer than the usual function.
+// NOTE: commands of extensions the server does not plan to advertise (SETQUOTA, METADATA,
+// CATENATE, ESORT) are rejected as unknown commands.
 fn parse_command_body(c: &mut Cursor<'_>) -> Result<CommandBody, ErrorKind> {
     use CommandBody as C;
     let word = c.atom()?;

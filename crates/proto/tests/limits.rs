@@ -46,6 +46,20 @@ fn default_limits_match_named_constants() {
     assert_eq!(limits.max_depth, MAX_DEPTH);
     assert!(Limits::pre_auth().max_literal_len < MAX_LITERAL_LEN);
     assert_eq!(Limits::pre_auth().max_literal_len, PRE_AUTH_MAX_LITERAL_LEN);
+    assert_eq!(Limits::pre_auth().max_command_len, PRE_AUTH_MAX_COMMAND_LEN);
+}
+
+#[test]
+fn pre_auth_command_limit_rejects_third_literal() {
+    let literal = "x".repeat(PRE_AUTH_MAX_LITERAL_LEN as usize);
+    let len = literal.len();
+    let input = format!("a LOGIN {{{len}}}\r\n{literal} {{{len}}}\r\n{literal} {{{len}}}\r\n");
+    let outcomes = parse_everywhere(input.as_bytes(), Limits::pre_auth(), Policy::Accept);
+    let expected = ErrorKind::CommandTooLong {
+        max: PRE_AUTH_MAX_COMMAND_LEN,
+    };
+    assert_eq!(errors(&outcomes).len(), 1, "{:?}", errors(&outcomes));
+    assert_eq!(errors(&outcomes)[0].kind, expected);
 }
 
 #[test]
