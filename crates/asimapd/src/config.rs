@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -26,6 +27,16 @@ pub const DEFAULT_TRACE_DIR: &str = "/opt/asimap/traces/";
 pub const DEFAULT_PWFILE: &str = "/opt/asimap/pwfile";
 /// Default POP3 port (implicit TLS).
 pub const DEFAULT_POP3_PORT: u16 = 995;
+/// Default time allowed for the TLS handshake, in seconds.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS: u64 =
+    asimapd_server::DEFAULT_TLS_HANDSHAKE_TIMEOUT.as_secs();
+/// Default time from connecting until login has to succeed, in seconds.
+pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = asimapd_server::DEFAULT_LOGIN_TIMEOUT.as_secs();
+/// Default maximum number of open connections from one client address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize =
+    asimapd_server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+/// Default time a worker stays after its user's last connection closed, in seconds.
+pub const DEFAULT_WORKER_LINGER_SECS: u64 = asimapd_worker::DEFAULT_LINGER.as_secs();
 
 /// Exit status for a configuration or usage error (also what clap uses for usage errors).
 pub const EXIT_CONFIG: u8 = 2;
@@ -40,6 +51,10 @@ Every option can also be set by the environment variable named in brackets; a co
 option beats its variable, which beats the default. A `.env` file in the working directory is
 read first; variables already set in the environment win over it. Boolean variables accept
 1, true, yes, on and 0, false, no, off, in any case.
+
+Signals: SIGTERM or SIGINT stops the server after every session got BYE and every worker
+finished its command in flight; SIGHUP reloads the certificate, key and password file; SIGUSR1
+switches protocol tracing on or off.
 
 Exit status: 0 after a clean shutdown, 1 when the server fails after starting (for example the
 address cannot be bound), 2 for an invalid option, variable or missing file.";
@@ -107,6 +122,31 @@ pub struct Args {
     /// commands change the same folders [env: ENABLE_MH_FILE_LOCKING] [default: off]
     #[arg(long)]
     pub enable_mh_file_locking: bool,
+
+    /// Also listen on this cleartext TCP port, which offers STARTTLS and refuses login
+    /// until TLS is on [env: STARTTLS_PORT] [default: off]
+    #[arg(long, value_name = "PORT")]
+    pub starttls_port: Option<String>,
+
+    /// Seconds a client has to finish the TLS handshake [env: TLS_HANDSHAKE_TIMEOUT]
+    /// [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub tls_handshake_timeout: Option<String>,
+
+    /// Seconds from connecting until login has to succeed [env: LOGIN_TIMEOUT]
+    /// [default: 120]
+    #[arg(long, value_name = "SECONDS")]
+    pub login_timeout: Option<String>,
+
+    /// Maximum open connections from one client address [env: MAX_CONNECTIONS_PER_ADDRESS]
+    /// [default: 50]
+    #[arg(long, value_name = "COUNT")]
+    pub max_connections_per_address: Option<String>,
+
+    /// Seconds a user's worker process stays after the user's last connection closed
+    /// [env: WORKER_LINGER] [default: 1800]
+    #[arg(long, value_name = "SECONDS")]
+    pub worker_linger: Option<String>,
 }
 
 /// The validated configuration.
@@ -125,6 +165,12 @@ pub struct Config {
     pub enable_pop3: bool,
     pub pop3_port: u16,
     pub mh_file_locking: bool,
+    /// Cleartext port with STARTTLS; `None` keeps it closed.
+    pub starttls_port: Option<u16>,
+    pub tls_handshake_timeout: Duration,
+    pub login_timeout: Duration,
+    pub max_connections_per_address: usize,
+    pub worker_linger: Duration,
 }
 
 /// Origin of a rejected value: error messages name the option or the variable.
@@ -246,6 +292,26 @@ const MH_FILE_LOCKING: Setting = Setting {
     option: "--enable-mh-file-locking",
     variable: "ENABLE_MH_FILE_LOCKING",
 };
+const STARTTLS_PORT: Setting = Setting {
+    option: "--starttls-port",
+    variable: "STARTTLS_PORT",
+};
+const TLS_HANDSHAKE_TIMEOUT: Setting = Setting {
+    option: "--tls-handshake-timeout",
+    variable: "TLS_HANDSHAKE_TIMEOUT",
+};
+const LOGIN_TIMEOUT: Setting = Setting {
+    option: "--login-timeout",
+    variable: "LOGIN_TIMEOUT",
+};
+const MAX_CONNECTIONS_PER_ADDRESS: Setting = Setting {
+    option: "--max-connections-per-address",
+    variable: "MAX_CONNECTIONS_PER_ADDRESS",
+};
+const WORKER_LINGER: Setting = Setting {
+    option: "--worker-linger",
+    variable: "WORKER_LINGER",
+};
 
 /// Source of environment variables, so tests can resolve without touching the process
 /// environment.
@@ -296,6 +362,27 @@ impl Config {
             enable_pop3: resolver.flag(&ENABLE_POP3, args.enable_pop3)?,
             pop3_port: resolver.port(&POP3_PORT, &args.pop3_port, DEFAULT_POP3_PORT)?,
             mh_file_locking: resolver.flag(&MH_FILE_LOCKING, args.enable_mh_file_locking)?,
+            starttls_port: resolver.optional_port(&STARTTLS_PORT, &args.starttls_port)?,
+            tls_handshake_timeout: resolver.seconds(
+                &TLS_HANDSHAKE_TIMEOUT,
+                &args.tls_handshake_timeout,
+                DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS,
+            )?,
+            login_timeout: resolver.seconds(
+                &LOGIN_TIMEOUT,
+                &args.login_timeout,
+                DEFAULT_LOGIN_TIMEOUT_SECS,
+            )?,
+            max_connections_per_address: resolver.count(
+                &MAX_CONNECTIONS_PER_ADDRESS,
+                &args.max_connections_per_address,
+                DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            )?,
+            worker_linger: resolver.seconds(
+                &WORKER_LINGER,
+                &args.worker_linger,
+                DEFAULT_WORKER_LINGER_SECS,
+            )?,
         })
     }
 
@@ -398,6 +485,65 @@ impl<E: Environment> Resolver<'_, E> {
             value,
             expected: "a port number from 0 to 65535 (0 picks a free port)".into(),
         })
+    }
+
+    fn optional_port(
+        &self,
+        setting: &Setting,
+        option: &Option<String>,
+    ) -> Result<Option<u16>, ConfigError> {
+        let Some((value, origin)) = self.raw(setting, option)? else {
+            return Ok(None);
+        };
+        value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::InvalidValue {
+                origin,
+                value,
+                expected: "a port number from 0 to 65535 (0 picks a free port)".into(),
+            })
+    }
+
+    /// A whole number of seconds, at least 1.
+    fn seconds(
+        &self,
+        setting: &Setting,
+        option: &Option<String>,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        let Some((value, origin)) = self.raw(setting, option)? else {
+            return Ok(Duration::from_secs(default));
+        };
+        match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => Err(ConfigError::InvalidValue {
+                origin,
+                value,
+                expected: "a whole number of seconds, at least 1".into(),
+            }),
+        }
+    }
+
+    /// A count of at least 1.
+    fn count(
+        &self,
+        setting: &Setting,
+        option: &Option<String>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some((value, origin)) = self.raw(setting, option)? else {
+            return Ok(default);
+        };
+        match value.trim().parse::<usize>() {
+            Ok(count) if count > 0 => Ok(count),
+            _ => Err(ConfigError::InvalidValue {
+                origin,
+                value,
+                expected: "a whole number, at least 1".into(),
+            }),
+        }
     }
 
     fn path(

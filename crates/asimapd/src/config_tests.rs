@@ -40,6 +40,16 @@ fn defaults_match_python_server() {
     assert!(!config.mh_file_locking);
 }
 
+#[test]
+fn listener_defaults_are_documented_constants() {
+    let config = config(&[], &[]);
+    assert_eq!(config.starttls_port, None);
+    assert_eq!(config.tls_handshake_timeout, Duration::from_secs(30));
+    assert_eq!(config.login_timeout, Duration::from_secs(120));
+    assert_eq!(config.max_connections_per_address, 50);
+    assert_eq!(config.worker_linger, Duration::from_secs(1800));
+}
+
 /// Each valued setting: option, variable, a value and how it reads back.
 const VALUED: &[(&str, &str, &str)] = &[
     ("--address", "ADDRESS", "127.0.0.1"),
@@ -50,6 +60,15 @@ const VALUED: &[(&str, &str, &str)] = &[
     ("--log-config", "LOG_CONFIG", "/tmp/log.json"),
     ("--pwfile", "PWFILE", "/tmp/pwfile"),
     ("--pop3-port", "POP3_PORT", "1995"),
+    ("--starttls-port", "STARTTLS_PORT", "1143"),
+    ("--tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", "7"),
+    ("--login-timeout", "LOGIN_TIMEOUT", "9"),
+    (
+        "--max-connections-per-address",
+        "MAX_CONNECTIONS_PER_ADDRESS",
+        "3",
+    ),
+    ("--worker-linger", "WORKER_LINGER", "60"),
 ];
 
 fn valued(config: &Config, option: &str) -> String {
@@ -66,6 +85,14 @@ fn valued(config: &Config, option: &str) -> String {
             .unwrap_or_default(),
         "--pwfile" => config.pwfile.display().to_string(),
         "--pop3-port" => config.pop3_port.to_string(),
+        "--starttls-port" => config
+            .starttls_port
+            .map(|port| port.to_string())
+            .unwrap_or_default(),
+        "--tls-handshake-timeout" => config.tls_handshake_timeout.as_secs().to_string(),
+        "--login-timeout" => config.login_timeout.as_secs().to_string(),
+        "--max-connections-per-address" => config.max_connections_per_address.to_string(),
+        "--worker-linger" => config.worker_linger.as_secs().to_string(),
         other => panic!("no setting {other}"),
     }
 }
@@ -303,4 +330,41 @@ fn certificate_directory_is_rejected() {
     let config = config(&[&format!("--cert={}", dir.path().display())], &[]);
     let message = config.check_files().expect_err("directory").to_string();
     assert!(message.contains("is a directory"), "{message}");
+}
+
+#[test]
+fn durations_reject_zero_and_text() {
+    for (option, value) in [
+        ("--tls-handshake-timeout", "0"),
+        ("--login-timeout", "soon"),
+        ("--worker-linger", "-5"),
+    ] {
+        let message = error(&[&format!("{option}={value}")], &[]);
+        assert_eq!(
+            message,
+            format!(
+                "invalid value {value:?} for {option}: expected a whole number of seconds, \
+                 at least 1"
+            )
+        );
+    }
+}
+
+#[test]
+fn connection_limit_rejects_zero() {
+    let message = error(&[], &[("MAX_CONNECTIONS_PER_ADDRESS", "0")]);
+    assert_eq!(
+        message,
+        "invalid value \"0\" for environment variable MAX_CONNECTIONS_PER_ADDRESS: expected a \
+         whole number, at least 1"
+    );
+}
+
+#[test]
+fn invalid_starttls_port_names_variable() {
+    let message = error(&[], &[("STARTTLS_PORT", "imap")]);
+    assert!(
+        message.starts_with("invalid value \"imap\" for environment variable STARTTLS_PORT:"),
+        "{message}"
+    );
 }

@@ -24,7 +24,7 @@ pub(crate) fn spawn(
     let (tcp, peer) = match accepted {
         Ok(accepted) => accepted,
         Err(error) => {
-            warn!(%error, "accepting a connection failed");
+            warn!(%error, "accepting a connection failed: {error}");
             return;
         }
     };
@@ -207,7 +207,7 @@ async fn finish_login<S: AsyncRead + AsyncWrite + Unpin>(
     let (worker_stream, worker) = match handed {
         Ok(handed) => handed,
         Err(error) => {
-            warn!(%user, %error, "login succeeded but the worker cannot serve the connection");
+            warn!(%user, %error, "login succeeded but the worker cannot serve the connection: {error}");
             let text = "Your mailbox is not available now; try again later";
             let response = asimapd_proto::response::StatusResponse::tagged(
                 login.tag,

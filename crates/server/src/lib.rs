@@ -227,11 +227,18 @@ impl ServerHandle {
     }
 }
 
-/// Runs the server until SIGTERM or SIGINT; SIGHUP reloads the certificate and password
-/// file and SIGUSR1 toggles protocol tracing.
+/// Installs the handlers of SIGTERM and SIGINT (stop), SIGHUP (reload the certificate and
+/// password file) and SIGUSR1 (toggle protocol tracing) for the server behind `handle`.
+/// Signals that arrive before this call keep their default action.
+pub fn install_signal_handlers(
+    handle: ServerHandle,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    signals::listen(handle)
+}
+
+/// Runs the server until SIGTERM or SIGINT; see [`install_signal_handlers`].
 pub async fn run_until_signalled(server: Server) -> Result<(), ServerError> {
-    let handle = server.handle();
-    let signals = signals::listen(handle)?;
+    let signals = install_signal_handlers(server.handle())?;
     let result = server.run().await;
     signals.abort();
     result

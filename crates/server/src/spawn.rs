@@ -113,6 +113,7 @@ pub fn worker_command(
 ) -> tokio::process::Command {
     let mut command = std::process::Command::new(program);
     command
+        .arg0("asimapd")
         .args(args.to_argv())
         .env_clear()
         .env("PATH", WORKER_PATH)

@@ -90,7 +90,7 @@ impl CertificateStore {
                 true
             }
             Err(error) => {
-                error!(%error, "TLS certificate reload failed; the previous certificate stays in use");
+                error!(%error, "TLS certificate reload failed ({error}); the previous certificate stays in use");
                 false
             }
         }

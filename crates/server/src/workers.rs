@@ -121,7 +121,7 @@ impl Workers {
             match worker.control.send(&message, Some(stream.as_fd())).await {
                 Ok(()) => return Ok(worker),
                 Err(error) => {
-                    warn!(user = %worker.user, pid = worker.pid, %error, "worker did not take the connection; starting a new one");
+                    warn!(user = %worker.user, pid = worker.pid, %error, "worker did not take the connection ({error}); starting a new one");
                     self.forget(&worker);
                     last_error = Some(error);
                 }
@@ -257,17 +257,20 @@ async fn watch_exit(
     exit: Exit,
     exit_sender: watch::Sender<bool>,
 ) {
+    let pid_text = worker
+        .pid
+        .map_or_else(|| "unknown".to_owned(), |pid| pid.to_string());
     match exit {
         Exit::Process(mut child) => match child.wait().await {
             Ok(status) if status.success() => {
-                info!(user = %worker.user, pid = worker.pid, "worker exited")
+                info!(user = %worker.user, pid = worker.pid, "worker pid {pid_text} exited")
             }
             Ok(status) => match status.signal() {
                 Some(signal) => {
-                    error!(user = %worker.user, pid = worker.pid, signal, "worker killed by signal")
+                    error!(user = %worker.user, pid = worker.pid, signal, "worker pid {pid_text} killed by signal {signal}")
                 }
                 None => {
-                    error!(user = %worker.user, pid = worker.pid, status = status.code(), "worker failed")
+                    error!(user = %worker.user, pid = worker.pid, status = status.code(), "worker pid {pid_text} failed with {status}")
                 }
             },
             Err(error) => {
@@ -296,12 +299,12 @@ async fn receive_records(control: Arc<ControlSocket>, records: Option<RecordRout
             Err(IpcError::Decode(error)) => {
                 invalid += 1;
                 if invalid == 1 {
-                    warn!(%user, %error, "invalid message from worker ignored; later ones are counted only");
+                    warn!(%user, %error, "invalid message from worker ignored ({error}); later ones are counted only");
                 }
             }
             Err(IpcError::Closed) => break,
             Err(error) => {
-                warn!(%user, %error, "control socket of worker failed");
+                warn!(%user, %error, "control socket of worker failed: {error}");
                 break;
             }
         }
