@@ -248,6 +248,23 @@ impl Index {
         Ok(messages)
     }
 
+    /// Returns one message's row.
+    pub fn message(&self, mailbox_id: i64, uid: Uid) -> Result<Option<MessageRow>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, number, dev, ino, size, mtime_ns, btime_ns, modseq, system_flags, \
+                 keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+            )
+            .map_err(|err| self.error(err))?;
+        statement
+            .query_row(params![mailbox_id, uid.get()], message_from_row)
+            .optional()
+            .map_err(|err| self.error(err))?
+            .transpose()
+            .map_err(|reason| self.corrupt(reason))
+    }
+
     /// Returns a message's cached analysis.
     pub fn details(&self, mailbox_id: i64, uid: Uid) -> Result<Option<MessageDetails>> {
         self.conn

@@ -73,6 +73,9 @@ impl Store {
     ) -> Result<(UidValidity, Uid)> {
         let state = self.state(name);
         let mut live = lock(&state.live);
+        // TODO(perf): the append itself changes the folder's stamp, so the next command's
+        // check runs a full pass (one `stat` per file). Recording the stamp taken right after
+        // our own change would skip it, but could hide an nmh change made in between.
         self.check_locked(name, &state, &mut live)?;
         let folder = self.inner.root.folder(name)?;
         let existing = folder.sequences()?.public;
@@ -223,8 +226,8 @@ impl Store {
     pub fn open_message(&self, name: &str, uid: Uid) -> Result<OpenedMessage> {
         let row = self.mailbox_row(name)?;
         let message = self
-            .rows_for(&row, &[uid])?
-            .pop()
+            .index()
+            .message(row.id, uid)?
             .ok_or_else(|| missing(name, uid))?;
         let details = self
             .index()

@@ -124,18 +124,22 @@ impl Store {
         let folders = self.inner.root.list_folders()?;
         let rows = self.index().mailboxes()?;
         let rows: HashMap<&str, &MailboxRow> = rows.iter().map(|r| (r.name.as_str(), r)).collect();
+        let parents: std::collections::HashSet<String> = folders
+            .iter()
+            .filter_map(|folder| folder.parent())
+            .map(|parent| parent.as_str().to_owned())
+            .collect();
         let mut infos: Vec<MailboxInfo> = folders
             .iter()
             .map(|folder| {
                 let name = folder.as_str();
                 let row = rows.get(name);
-                let prefix = format!("{name}/");
                 MailboxInfo {
                     name: name.to_owned(),
                     exists: true,
                     subscribed: row.is_some_and(|r| r.subscribed),
                     special_use: row.and_then(|r| r.special_use.clone()),
-                    has_children: folders.iter().any(|f| f.as_str().starts_with(&prefix)),
+                    has_children: parents.contains(name),
                 }
             })
             .collect();
