@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use asimapd_ipc::{Handoff, Protocol, connection_pair};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -154,7 +154,11 @@ async fn serve_session<S: AsyncRead + AsyncWrite + Unpin>(
                     None => return,
                 }
             }
-            Some(PreAuthOutcome::StartTls | PreAuthOutcome::Closed) | None => return,
+            Some(PreAuthOutcome::StartTls | PreAuthOutcome::Closed) | None => {
+                // Sends TLS close_notify, so the client sees a clean end after BYE.
+                let _ = stream.shutdown().await;
+                return;
+            }
         }
     }
 }

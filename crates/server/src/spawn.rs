@@ -45,8 +45,9 @@ pub enum IdentityError {
 }
 
 /// Chooses the identity of the worker for `maildir`: its owner when the listener runs as
-/// root, otherwise the listener's own user.
-pub fn worker_identity(maildir: &Path) -> Result<Identity, IdentityError> {
+/// root and `may_change_identity`, otherwise the listener's own user. The maildir must be
+/// a directory either way.
+pub fn worker_identity(maildir: &Path, may_change_identity: bool) -> Result<Identity, IdentityError> {
     let metadata = std::fs::metadata(maildir).map_err(|error| IdentityError::Maildir {
         path: maildir.to_owned(),
         reason: error.to_string(),
@@ -57,7 +58,7 @@ pub fn worker_identity(maildir: &Path) -> Result<Identity, IdentityError> {
             reason: "not a directory".into(),
         });
     }
-    if !Uid::effective().is_root() {
+    if !may_change_identity || !Uid::effective().is_root() {
         return Ok(own_identity());
     }
     if metadata.uid() == 0 {
@@ -188,7 +189,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
 
-        let error = worker_identity(&missing).unwrap_err();
+        let error = worker_identity(&missing, true).unwrap_err();
 
         assert!(matches!(error, IdentityError::Maildir { .. }), "{error}");
     }
@@ -198,12 +199,12 @@ mod tests {
         if !Uid::effective().is_root() {
             // Ordinary users run workers as themselves, so ownership is not checked.
             let dir = tempfile::tempdir().unwrap();
-            assert_eq!(worker_identity(dir.path()).unwrap().uid, Uid::current());
+            assert_eq!(worker_identity(dir.path(), true).unwrap().uid, Uid::current());
             return;
         }
         let dir = tempfile::tempdir().unwrap();
 
-        let error = worker_identity(dir.path()).unwrap_err();
+        let error = worker_identity(dir.path(), true).unwrap_err();
 
         assert!(
             matches!(error, IdentityError::OwnedByRoot { .. }),

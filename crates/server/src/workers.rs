@@ -190,7 +190,8 @@ impl Workers {
     }
 
     fn start(self: &Arc<Self>, account: &Account) -> Result<Arc<Worker>, HandoffError> {
-        let identity = worker_identity(account.maildir())?;
+        let is_process = matches!(self.settings.launch, WorkerLaunch::Process { .. });
+        let identity = worker_identity(account.maildir(), is_process)?;
         let args = WorkerArgs {
             user: account.user().to_owned(),
             mail_root: account.maildir().to_owned(),
