@@ -69,8 +69,8 @@ impl Store {
             return self.vanished(name, state);
         }
         self.watch_appends(&folder, live)?;
-        let snapshot = match folder.snapshot() {
-            Ok(snapshot) => snapshot,
+        let (snapshot, present) = match stable_snapshot(&folder) {
+            Ok(taken) => taken,
             Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
             Err(err) => return Err(err.into()),
         };
@@ -81,7 +81,7 @@ impl Store {
         })?;
         let row = self.prepare_row(name, dir, state, live)?;
         let rows = self.index().messages(row.id)?;
-        let disk = self.disk_messages(&folder, &snapshot, &rows, live)?;
+        let disk = self.disk_messages(&folder, &snapshot, present, &rows, live)?;
         let plan = reconcile(
             &rows,
             &disk,
@@ -191,24 +191,12 @@ impl Store {
         &self,
         folder: &Folder,
         snapshot: &Snapshot,
+        present: Vec<(MessageNumber, FileIdentity)>,
         rows: &[MessageRow],
         live: &mut Live,
     ) -> Result<Vec<DiskMessage>> {
-        let identities: Vec<Option<FileIdentity>> = snapshot
-            .listing
-            .messages
-            .par_iter()
-            .map(|message| folder.identity(message.number).ok())
-            .collect();
         let known: std::collections::HashSet<FileIdentity> =
             rows.iter().map(|r| r.identity).collect();
-        let present: Vec<(MessageNumber, FileIdentity)> = snapshot
-            .listing
-            .messages
-            .iter()
-            .zip(identities)
-            .filter_map(|(message, identity)| identity.map(|identity| (message.number, identity)))
-            .collect();
         let numbers: Vec<MessageNumber> = present.iter().map(|(number, _)| *number).collect();
         let flags = self
             .inner
@@ -315,6 +303,47 @@ impl Store {
         })?;
         let _ = state.events.send(MailboxEvent::Deleted);
         Err(not_found(name))
+    }
+}
+
+/// How many times a pass takes its snapshot again when a file changed between the listing
+/// and its `stat`.
+pub const SNAPSHOT_ATTEMPTS: usize = 3;
+
+/// Takes a snapshot and stats every listed file (in parallel). The `stat` calls run after
+/// the read lock is released, so a renumbering nmh command may run in between. When any
+/// file is gone or has another inode than the listing gave, the snapshot is taken again, up
+/// to [`SNAPSHOT_ATTEMPTS`] times. After that the files as last seen are used, and the next
+/// pass corrects what changed.
+fn stable_snapshot(
+    folder: &Folder,
+) -> std::result::Result<(Snapshot, Vec<(MessageNumber, FileIdentity)>), MhError> {
+    let mut attempt = 1;
+    loop {
+        let snapshot = folder.snapshot()?;
+        let identities: Vec<Option<FileIdentity>> = snapshot
+            .listing
+            .messages
+            .par_iter()
+            .map(|message| folder.identity(message.number).ok())
+            .collect();
+        let is_consistent = snapshot
+            .listing
+            .messages
+            .iter()
+            .zip(&identities)
+            .all(|(message, identity)| identity.is_some_and(|id| id.ino == message.ino));
+        if is_consistent || attempt == SNAPSHOT_ATTEMPTS {
+            let present = snapshot
+                .listing
+                .messages
+                .iter()
+                .zip(identities)
+                .filter_map(|(message, identity)| identity.map(|id| (message.number, id)))
+                .collect();
+            return Ok((snapshot, present));
+        }
+        attempt += 1;
     }
 }
 

@@ -5,7 +5,9 @@ mod support;
 use std::time::Duration;
 
 use asimapd_proto::Flag;
-use asimapd_store::{FlagSet, MailboxEvent, StoreMode, SystemFlag, WatchConfig};
+use asimapd_store::{
+    FlagSet, InternalDate, MailboxEvent, StoreError, StoreMode, SystemFlag, WatchConfig,
+};
 use asimapd_testkit::nmh::message;
 use support::*;
 
@@ -296,4 +298,88 @@ fn watcher_polls_without_inotify() {
         matches!(event, MailboxEvent::FlagsChanged(_))
     });
     assert!(event.is_some(), "no flag change within 2 seconds");
+}
+
+#[test]
+fn unchanged_since_rejects_newer_messages() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    let selected = store.select("inbox").unwrap();
+    let start = selected.highest_modseq;
+    let mut flagged = FlagSet::new();
+    flagged.insert(&Flag::Flagged);
+    store
+        .store_flags("inbox", &[uid(1)], StoreMode::Add, &flagged, None)
+        .unwrap();
+
+    let mut seen = FlagSet::new();
+    seen.insert(&Flag::Answered);
+    let outcome = store
+        .store_flags(
+            "inbox",
+            &[uid(1), uid(2)],
+            StoreMode::Add,
+            &seen,
+            Some(start),
+        )
+        .unwrap();
+    assert_eq!(outcome.modified, vec![uid(1)]);
+    assert_eq!(outcome.changed.len(), 1);
+    assert_eq!(outcome.changed[0].uid, uid(2));
+}
+
+#[test]
+fn uid_expunge_removes_only_given_uids() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let mut deleted = FlagSet::new();
+    deleted.insert(&Flag::Deleted);
+    store
+        .store_flags("inbox", &[uid(1), uid(2)], StoreMode::Add, &deleted, None)
+        .unwrap();
+    assert_eq!(
+        store.expunge("inbox", Some(&[uid(2)])).unwrap(),
+        vec![uid(2)]
+    );
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "a".into()), (3, "c".into())]
+    );
+    assert!(home.mark_list("inbox").contains("Deleted: 1"));
+}
+
+#[test]
+fn append_keeps_internal_date_zone() {
+    let Some(home) = home() else { return };
+    let store = open_store(&home);
+    let date = InternalDate {
+        timestamp: 1_700_000_000,
+        zone_minutes: Some(-300),
+    };
+    let mut seen = FlagSet::new();
+    seen.insert(&Flag::Seen);
+    let (_, appended) = store
+        .append("inbox", &message("z", 1, 0), &seen, Some(date))
+        .unwrap();
+    let opened = store.open_message("inbox", appended).unwrap();
+    assert_eq!(opened.details.internal_date, date);
+    assert!(home.message_ids("inbox", Some("unseen")).is_empty());
+}
+
+#[test]
+fn fetch_of_replaced_file_fails_and_resyncs() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let path = home.folder_path("inbox").join("1");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, message("other", 2, 0)).unwrap();
+    age(&path);
+    let err = store.open_message("inbox", uid(1)).unwrap_err();
+    assert!(matches!(err, StoreError::MessageNotFound { .. }), "{err}");
+    assert_eq!(uid_map(&store, "inbox"), vec![(2, "other".into())]);
 }
