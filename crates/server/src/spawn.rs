@@ -47,7 +47,10 @@ pub enum IdentityError {
 /// Chooses the identity of the worker for `maildir`: its owner when the listener runs as
 /// root and `may_change_identity`, otherwise the listener's own user. The maildir must be
 /// a directory either way.
-pub fn worker_identity(maildir: &Path, may_change_identity: bool) -> Result<Identity, IdentityError> {
+pub fn worker_identity(
+    maildir: &Path,
+    may_change_identity: bool,
+) -> Result<Identity, IdentityError> {
     let metadata = std::fs::metadata(maildir).map_err(|error| IdentityError::Maildir {
         path: maildir.to_owned(),
         reason: error.to_string(),
@@ -199,7 +202,10 @@ mod tests {
         if !Uid::effective().is_root() {
             // Ordinary users run workers as themselves, so ownership is not checked.
             let dir = tempfile::tempdir().unwrap();
-            assert_eq!(worker_identity(dir.path(), true).unwrap().uid, Uid::current());
+            assert_eq!(
+                worker_identity(dir.path(), true).unwrap().uid,
+                Uid::current()
+            );
             return;
         }
         let dir = tempfile::tempdir().unwrap();

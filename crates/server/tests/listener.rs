@@ -194,7 +194,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     async fn send(&mut self, text: &str) {
-        self.stream.get_mut().write_all(text.as_bytes()).await.unwrap();
+        self.stream
+            .get_mut()
+            .write_all(text.as_bytes())
+            .await
+            .unwrap();
         self.stream.get_mut().flush().await.unwrap();
     }
 
@@ -225,20 +229,36 @@ async fn login_hands_connection_to_worker() {
     let mut client = harness.tls_client().await;
 
     let greeting = client.line().await;
-    let login = client.command("a1", &format!("LOGIN alice \"{PASSWORD}\"")).await;
+    let login = client
+        .command("a1", &format!("LOGIN alice \"{PASSWORD}\""))
+        .await;
     let select = client.command("a2", "SELECT INBOX").await;
-    let fetch = client.command("a3", "FETCH 1 BODY[HEADER.FIELDS (SUBJECT)]").await;
+    let fetch = client
+        .command("a3", "FETCH 1 BODY[HEADER.FIELDS (SUBJECT)]")
+        .await;
     let logout = client.command("a4", "LOGOUT").await;
 
-    assert!(greeting.starts_with("* OK [CAPABILITY IMAP4rev1 "), "{greeting}");
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1 "),
+        "{greeting}"
+    );
     assert!(greeting.contains(" AUTH=PLAIN"), "{greeting}");
     assert!(!greeting.contains("LOGINDISABLED"), "{greeting}");
     let tagged = login.last().unwrap();
-    assert!(tagged.starts_with("a1 OK [CAPABILITY IMAP4rev1 "), "{login:?}");
+    assert!(
+        tagged.starts_with("a1 OK [CAPABILITY IMAP4rev1 "),
+        "{login:?}"
+    );
     assert!(select.last().unwrap().starts_with("a2 OK"), "{select:?}");
     assert!(select.iter().any(|line| line == "* 1 EXISTS"), "{select:?}");
-    assert!(fetch.iter().any(|line| line.contains("Subject: hello")), "{fetch:?}");
-    assert!(logout.iter().any(|line| line.starts_with("* BYE")), "{logout:?}");
+    assert!(
+        fetch.iter().any(|line| line.contains("Subject: hello")),
+        "{fetch:?}"
+    );
+    assert!(
+        logout.iter().any(|line| line.starts_with("* BYE")),
+        "{logout:?}"
+    );
     harness.stop().await;
 }
 
@@ -252,7 +272,10 @@ async fn wrong_password_and_unknown_user_read_the_same() {
     let unknown = client.command("a2", "LOGIN mallory wrong").await;
 
     assert_eq!(wrong, ["a1 NO [AUTHENTICATIONFAILED] Invalid credentials"]);
-    assert_eq!(unknown, ["a2 NO [AUTHENTICATIONFAILED] Invalid credentials"]);
+    assert_eq!(
+        unknown,
+        ["a2 NO [AUTHENTICATIONFAILED] Invalid credentials"]
+    );
     harness.stop().await;
 }
 
@@ -262,12 +285,16 @@ async fn throttled_login_answers_unavailable_after_delay() {
     let mut client = harness.tls_client().await;
     client.line().await;
     for attempt in 0..asimapd_auth::MAX_USER_FAILURES {
-        let answer = client.command(&format!("f{attempt}"), "LOGIN alice wrong").await;
+        let answer = client
+            .command(&format!("f{attempt}"), "LOGIN alice wrong")
+            .await;
         assert!(answer[0].contains("[AUTHENTICATIONFAILED]"), "{answer:?}");
     }
 
     let started = Instant::now();
-    let throttled = client.command("t1", &format!("LOGIN alice \"{PASSWORD}\"")).await;
+    let throttled = client
+        .command("t1", &format!("LOGIN alice \"{PASSWORD}\""))
+        .await;
 
     assert_eq!(
         throttled,
@@ -285,9 +312,14 @@ async fn authenticate_plain_with_initial_response() {
     client.line().await;
     let message = base64::engine::general_purpose::STANDARD.encode(format!("\0alice\0{PASSWORD}"));
 
-    let answer = client.command("a1", &format!("AUTHENTICATE PLAIN {message}")).await;
+    let answer = client
+        .command("a1", &format!("AUTHENTICATE PLAIN {message}"))
+        .await;
 
-    assert!(answer.last().unwrap().starts_with("a1 OK [CAPABILITY"), "{answer:?}");
+    assert!(
+        answer.last().unwrap().starts_with("a1 OK [CAPABILITY"),
+        "{answer:?}"
+    );
     harness.stop().await;
 }
 
@@ -316,7 +348,10 @@ async fn authenticate_plain_after_continuation() {
     assert_eq!(first_challenge, "+ ");
     assert_eq!(failed, ["a1 NO [AUTHENTICATIONFAILED] Invalid credentials"]);
     assert_eq!(cancelled, ["a2 BAD AUTHENTICATE cancelled"]);
-    assert!(succeeded[0].starts_with("a3 OK [CAPABILITY"), "{succeeded:?}");
+    assert!(
+        succeeded[0].starts_with("a3 OK [CAPABILITY"),
+        "{succeeded:?}"
+    );
     harness.stop().await;
 }
 
@@ -342,8 +377,12 @@ async fn starttls_port_requires_tls_before_login() {
     let mut client = Client::new(tcp);
 
     let greeting = client.line().await;
-    let refused = client.command("a1", &format!("LOGIN alice \"{PASSWORD}\"")).await;
-    let plain = client.command("a2", "AUTHENTICATE PLAIN AGFsaWNlAHg=").await;
+    let refused = client
+        .command("a1", &format!("LOGIN alice \"{PASSWORD}\""))
+        .await;
+    let plain = client
+        .command("a2", "AUTHENTICATE PLAIN AGFsaWNlAHg=")
+        .await;
     let started = client.command("a3", "STARTTLS").await;
     let tcp = client.stream.into_inner();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -351,19 +390,27 @@ async fn starttls_port_requires_tls_before_login() {
     let mut client = Client::new(tls);
     let capability = client.command("a4", "CAPABILITY").await;
     let again = client.command("a5", "STARTTLS").await;
-    let login = client.command("a6", &format!("LOGIN alice \"{PASSWORD}\"")).await;
+    let login = client
+        .command("a6", &format!("LOGIN alice \"{PASSWORD}\""))
+        .await;
 
     assert!(greeting.contains(" STARTTLS"), "{greeting}");
     assert!(greeting.contains(" LOGINDISABLED"), "{greeting}");
     assert!(!greeting.contains("AUTH=PLAIN"), "{greeting}");
-    assert!(refused[0].starts_with("a1 NO [PRIVACYREQUIRED]"), "{refused:?}");
+    assert!(
+        refused[0].starts_with("a1 NO [PRIVACYREQUIRED]"),
+        "{refused:?}"
+    );
     assert!(plain[0].starts_with("a2 NO [PRIVACYREQUIRED]"), "{plain:?}");
     assert_eq!(started, ["a3 OK Begin TLS negotiation now"]);
     assert!(capability[0].contains(" AUTH=PLAIN"), "{capability:?}");
     assert!(!capability[0].contains("LOGINDISABLED"), "{capability:?}");
     assert!(!capability[0].contains("STARTTLS"), "{capability:?}");
     assert!(again[0].starts_with("a5 BAD"), "{again:?}");
-    assert!(login.last().unwrap().starts_with("a6 OK [CAPABILITY"), "{login:?}");
+    assert!(
+        login.last().unwrap().starts_with("a6 OK [CAPABILITY"),
+        "{login:?}"
+    );
     harness.stop().await;
 }
 
@@ -418,30 +465,38 @@ async fn shutdown_says_bye_before_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handoff_carries_header_and_pipelined_input() {
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let launch = WorkerLaunch::InProcess(Arc::new(move |control: ControlSocket, args: WorkerArgs| {
-        let sender = sender.clone();
-        tokio::spawn(async move {
-            let Incoming::Connection(handoff, stream) = control.receive_to_worker().await.unwrap()
-            else {
-                panic!("expected a connection");
-            };
-            let mut stream = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(stream)).unwrap();
-            let tag = handoff.login_tag.clone().unwrap();
-            stream
-                .write_all(format!("{tag} OK LOGIN completed\r\n").as_bytes())
-                .await
-                .unwrap();
-            sender.send((handoff, args)).unwrap();
-            // Returning ends this worker, as if its process had died.
-        })
-    }));
+    let launch =
+        WorkerLaunch::InProcess(Arc::new(move |control: ControlSocket, args: WorkerArgs| {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let Incoming::Connection(handoff, stream) =
+                    control.receive_to_worker().await.unwrap()
+                else {
+                    panic!("expected a connection");
+                };
+                let mut stream =
+                    tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(stream))
+                        .unwrap();
+                let tag = handoff.login_tag.clone().unwrap();
+                stream
+                    .write_all(format!("{tag} OK LOGIN completed\r\n").as_bytes())
+                    .await
+                    .unwrap();
+                sender.send((handoff, args)).unwrap();
+                // Returning ends this worker, as if its process had died.
+            })
+        }));
     let harness = Harness::start(fast_limits(), false, launch).await;
     let mut client = harness.tls_client().await;
     client.line().await;
-    client.command("i1", "ID (\"name\" \"listener-test\")").await;
+    client
+        .command("i1", "ID (\"name\" \"listener-test\")")
+        .await;
 
     client
-        .send(&format!("a1 LOGIN alice \"{PASSWORD}\"\r\na2 SELECT INBOX\r\n"))
+        .send(&format!(
+            "a1 LOGIN alice \"{PASSWORD}\"\r\na2 SELECT INBOX\r\n"
+        ))
         .await;
     let login = client.until_tagged("a1").await;
     let (handoff, args) = tokio::time::timeout(RESPONSE_TIMEOUT, received.recv())
