@@ -104,7 +104,6 @@ impl Store {
         self.index().write(|w| w.apply(row.id, &update))?;
         live.appends
             .push((appended, Instant::now() + APPEND_WATCH_PERIOD));
-        live.pending = true;
         send_update_events(&state, &update);
         Ok((row.uid_validity, uid))
     }

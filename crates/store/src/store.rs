@@ -62,8 +62,8 @@ pub(crate) struct Live {
     pub(crate) settle: SettleWatch,
     /// Appends still watched for damage by nmh, with the end of their watch.
     pub(crate) appends: Vec<(Appended, Instant)>,
-    /// True when a later pass has work even if the probe is unchanged (unsettled files,
-    /// watched appends, files that could not be read).
+    /// True when a later pass has work even if the probe is unchanged: files still
+    /// settling, or new files that could not be read.
     pub(crate) pending: bool,
 }
 

@@ -52,7 +52,8 @@ impl Store {
             Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
             Err(err) => return Err(err.into()),
         };
-        if live.probe == Some(probe) && !live.pending {
+        let unchanged = live.probe == Some(probe) && !live.pending;
+        if unchanged && (live.appends.is_empty() || !self.watch_appends(&folder, live)?) {
             return Ok(());
         }
         self.sync_locked(name, state, live)
@@ -94,7 +95,7 @@ impl Store {
             max: crate::index::MAX_UID,
         })?;
         live.probe = Some(snapshot.probe);
-        live.pending = !plan.unsettled.is_empty() || !live.appends.is_empty();
+        live.pending = !plan.unsettled.is_empty();
         if plan.is_empty() {
             return Ok(());
         }
@@ -116,12 +117,15 @@ impl Store {
     }
 
     /// Runs the damage check on appends still watched and ends the watch of old ones.
-    fn watch_appends(&self, folder: &Folder, live: &mut Live) -> Result<()> {
+    /// Returns true when another writer changed one of them, so the folder needs a pass.
+    fn watch_appends(&self, folder: &Folder, live: &mut Live) -> Result<bool> {
         let now = Instant::now();
         let mut kept = Vec::new();
+        let mut changed = false;
         for (mut appended, until) in std::mem::take(&mut live.appends) {
             let check = folder.check_append(&mut appended)?;
             if check != AppendCheck::Intact {
+                changed = true;
                 tracing::info!(folder = %folder.path().display(), ?check, "append changed by another writer");
             }
             if now >= until || check == AppendCheck::Removed {
@@ -131,7 +135,7 @@ impl Store {
             }
         }
         live.appends = kept;
-        Ok(())
+        Ok(changed)
     }
 
     /// Returns the mailbox's row, creating it for a new folder and starting it over under

@@ -383,3 +383,37 @@ fn fetch_of_replaced_file_fails_and_resyncs() {
     assert!(matches!(err, StoreError::MessageNotFound { .. }), "{err}");
     assert_eq!(uid_map(&store, "inbox"), vec![(2, "other".into())]);
 }
+
+#[test]
+fn append_overwritten_in_place_is_redelivered() {
+    let Some(home) = home() else { return };
+    let store = open_store(&home);
+    let mut seen = FlagSet::new();
+    seen.insert(&Flag::Seen);
+    let (_, appended) = store
+        .append("inbox", &message("mine", 1, 0), &seen, None)
+        .unwrap();
+    assert_eq!(appended, uid(1));
+
+    // What nmh's inc does to a number it picked from a stale listing: O_TRUNC and write.
+    let path = home.folder_path("inbox").join("1");
+    std::fs::write(&path, message("incd", 2, 3)).unwrap();
+    store.check("inbox").unwrap();
+    sync_until(&store, "inbox", |store| {
+        store.status("inbox").is_ok_and(|s| s.messages == 2)
+    });
+    let mut ids: Vec<String> = uid_map(&store, "inbox")
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec!["incd".to_owned(), "mine".to_owned()]);
+    assert!(
+        !store
+            .indexed_messages("inbox")
+            .unwrap()
+            .iter()
+            .any(|m| m.uid == appended),
+        "the overwritten UID is expunged"
+    );
+}
