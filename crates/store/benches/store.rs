@@ -1,6 +1,7 @@
-//! Benchmarks of the two costs that grow with folder size: reopening an unchanged folder
-//! (one listing and one `stat` per file, no message file opened) and indexing a new folder
-//! (each file read and analysed once, in parallel).
+//! Benchmarks of the costs that grow with folder size: reopening an unchanged folder (one
+//! listing and one `stat` per file, no message file opened), STORE of one flag in a large
+//! folder (a `.mh_sequences` rewrite, then a pass that reads only the sequences), and
+//! indexing a new folder (each file read and analysed once, in parallel).
 //!
 //! Run with `cargo bench -p asimapd-store`. `ASIMAPD_BENCH_LARGE` sets the size of the
 //! reopened folder (default 100,000 messages) and `ASIMAPD_BENCH_NEW` the size of the
@@ -10,7 +11,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use asimapd_mh::MailRoot;
-use asimapd_store::{INDEX_FILE, Store};
+use asimapd_proto::Flag;
+use asimapd_store::{FlagSet, INDEX_FILE, Store, StoreMode};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const DEFAULT_LARGE: usize = 100_000;
@@ -59,6 +61,27 @@ fn reopen_unchanged(c: &mut Criterion) {
         b.iter(|| {
             let selected = open(dir.path()).select("inbox").unwrap();
             assert_eq!(selected.messages.len(), count);
+        })
+    });
+
+    let store = open(dir.path());
+    let selected = store.select("inbox").unwrap();
+    let target = [selected.messages[count / 2].uid];
+    let mut flagged = FlagSet::new();
+    flagged.insert(&Flag::Flagged);
+    let mut on = false;
+    group.bench_function(format!("store_one_flag_{count}"), |b| {
+        b.iter(|| {
+            on = !on;
+            let mode = if on {
+                StoreMode::Add
+            } else {
+                StoreMode::Remove
+            };
+            let outcome = store
+                .store_flags("inbox", &target, mode, &flagged, None)
+                .unwrap();
+            assert_eq!(outcome.changed.len(), 1);
         })
     });
     group.finish();

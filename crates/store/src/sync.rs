@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::time::{Instant, SystemTime};
 
-use asimapd_mh::{AppendCheck, FileIdentity, Folder, MessageNumber, MhError, Snapshot};
+use asimapd_mh::{AppendCheck, FileIdentity, Folder, MessageNumber, MhError, Probe, Snapshot};
 use asimapd_mime::Analysis;
 use rayon::prelude::*;
 
@@ -52,11 +52,67 @@ impl Store {
             Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
             Err(err) => return Err(err.into()),
         };
-        let unchanged = live.probe == Some(probe) && !live.pending;
-        if unchanged && (live.appends.is_empty() || !self.watch_appends(&folder, live)?) {
+        let same_dir = live.probe.is_some_and(|seen| seen.dir == probe.dir) && !live.pending;
+        if same_dir && !live.appends.is_empty() && self.watch_appends(&folder, live)? {
+            return self.sync_locked(name, state, live);
+        }
+        if same_dir && live.probe == Some(probe) {
             return Ok(());
         }
+        // An empty `.mh_sequences` may be in the middle of a rewrite, which the full pass's
+        // snapshot waits out.
+        if same_dir && probe.sequences.is_some_and(|stamp| stamp.size > 0) {
+            return self.sync_sequences(name, state, live, &folder, probe);
+        }
         self.sync_locked(name, state, live)
+    }
+
+    /// Applies a change of `.mh_sequences` alone. The folder directory has the stamp that
+    /// the last full pass saw, so no file was added, removed or renamed since, and only flags
+    /// can have changed. `probe` was taken before the sequences are read, so a change made
+    /// meanwhile shows in the next probe.
+    fn sync_sequences(
+        &self,
+        name: &str,
+        state: &MailboxState,
+        live: &mut Live,
+        folder: &Folder,
+        probe: Probe,
+    ) -> Result<()> {
+        let sequences = folder.sequences()?;
+        let row = self.mailbox_row(name)?;
+        let rows = self.index().messages(row.id)?;
+        let numbers: Vec<MessageNumber> = rows.iter().map(|message| message.number).collect();
+        let flags = self
+            .inner
+            .flag_map
+            .flags_from_sequences(&sequences.public, &numbers);
+        let disk: Vec<DiskMessage> = rows
+            .iter()
+            .zip(flags)
+            .map(|(message, flags)| DiskMessage {
+                number: message.number,
+                identity: message.identity,
+                flags,
+                settled: true,
+            })
+            .collect();
+        let plan = reconcile(
+            &rows,
+            &disk,
+            row.uid_next,
+            row.highest_modseq,
+            &self.inner.flag_map,
+        )
+        .map_err(|_| uids_exhausted(name))?;
+        live.probe = Some(probe);
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let (update, _) = self.build_update(folder, &row, &plan)?;
+        self.index().write(|w| w.apply(row.id, &update))?;
+        send_update_events(state, &update);
+        Ok(())
     }
 
     pub(crate) fn sync_locked(
@@ -90,10 +146,7 @@ impl Store {
             row.highest_modseq,
             &self.inner.flag_map,
         )
-        .map_err(|_| StoreError::UidsExhausted {
-            name: name.to_owned(),
-            max: crate::index::MAX_UID,
-        })?;
+        .map_err(|_| uids_exhausted(name))?;
         live.probe = Some(snapshot.probe);
         live.pending = !plan.unsettled.is_empty();
         if plan.is_empty() {
@@ -409,6 +462,13 @@ pub(crate) fn send_update_events(state: &MailboxState, update: &MailboxUpdate) {
             })
             .collect();
         let _ = state.events.send(MailboxEvent::FlagsChanged(views));
+    }
+}
+
+fn uids_exhausted(name: &str) -> StoreError {
+    StoreError::UidsExhausted {
+        name: name.to_owned(),
+        max: crate::index::MAX_UID,
     }
 }
 
