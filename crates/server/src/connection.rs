@@ -40,8 +40,10 @@ pub(crate) fn spawn(
     };
     let span = info_span!("connection", session = %connection.name(), remote = %peer, user = tracing::field::Empty);
     let shared = Arc::clone(shared);
+    let open = Arc::clone(&shared.open_connections);
     tokio::spawn(
         async move {
+            let _open = open;
             let Some(_slot) = shared.addresses.acquire(peer.ip()) else {
                 info!("connection refused: too many connections from this address");
                 refuse(&shared, tcp, connection).await;

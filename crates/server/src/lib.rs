@@ -78,6 +78,8 @@ pub(crate) struct Shared {
     pub traces: Option<Arc<TraceSink>>,
     next_connection: AtomicU64,
     pub shutdown: watch::Sender<bool>,
+    /// One clone per open connection, so that shutdown can wait for them to end.
+    pub open_connections: Arc<()>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -134,6 +136,7 @@ impl Server {
             traces: config.traces,
             next_connection: AtomicU64::new(1),
             shutdown,
+            open_connections: Arc::new(()),
         });
         Ok(Server {
             shared,
@@ -190,6 +193,7 @@ impl Server {
         drop(self.starttls);
         info!("shutting down: listening sockets closed, asking workers to finish");
         self.shared.workers.shut_down(SHUTDOWN_GRACE).await;
+        wait_for_connections(&self.shared, SHUTDOWN_GRACE).await;
         info!("shutdown complete");
         Ok(())
     }
@@ -242,6 +246,22 @@ pub async fn run_until_signalled(server: Server) -> Result<(), ServerError> {
     let result = server.run().await;
     signals.abort();
     result
+}
+
+/// Interval at which shutdown checks whether connections have ended.
+const CONNECTION_POLL: Duration = Duration::from_millis(20);
+
+/// Waits until every connection task has ended (their BYE is then sent), or `grace`.
+async fn wait_for_connections(shared: &Shared, grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while Arc::strong_count(&shared.open_connections) > 1 {
+        if tokio::time::Instant::now() >= deadline {
+            let open = Arc::strong_count(&shared.open_connections) - 1;
+            tracing::warn!(open, "{open} connections still open at the end of shutdown");
+            return;
+        }
+        tokio::time::sleep(CONNECTION_POLL).await;
+    }
 }
 
 /// Waits until the watched flag is true (or its sender is gone).
