@@ -101,12 +101,26 @@ struct Parser<'a> {
     has_unclosed_comment: bool,
 }
 
-fn is_special(byte: u8) -> bool {
-    b"()<>[]:;@\\,.\"".contains(&byte)
-}
+/// RFC 5322 `specials`, and the bytes that may appear in an atom, as a lookup table
+/// because header parsing tests every byte.
+const ATOM_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0x21;
+    while byte < 256 {
+        table[byte] = byte != 0x7f;
+        byte += 1;
+    }
+    let specials = b"()<>[]:;@\\,.\"";
+    let mut index = 0;
+    while index < specials.len() {
+        table[specials[index] as usize] = false;
+        index += 1;
+    }
+    table
+};
 
 fn is_atom_byte(byte: u8) -> bool {
-    byte > b' ' && byte != 0x7f && !is_special(byte)
+    ATOM_BYTES[usize::from(byte)]
 }
 
 /// Words of a phrase and the text of a local part read so far.

@@ -119,6 +119,9 @@ fn set_default_type(info: &mut ContentInfo, default: DefaultType) {
 /// Applies the first occurrence of each content field; later duplicates are ignored.
 fn apply_field(info: &mut ContentInfo, field: &HeaderField<'_>, has_type: &mut bool) {
     let name = field.name;
+    if name.len() < 8 || !name[..8].eq_ignore_ascii_case(b"Content-") {
+        return;
+    }
     if name.eq_ignore_ascii_case(b"Content-Type") {
         if !*has_type && let Some((media_type, subtype, params)) = parse_content_type(field.value) {
             info.media_type = media_type;
@@ -191,13 +194,26 @@ pub fn parse_language(value: &[u8]) -> Vec<Vec<u8>> {
     }
 }
 
-/// Returns true for RFC 2045 `tspecials`.
-fn is_tspecial(byte: u8) -> bool {
-    b"()<>@,;:\\\"/[]?=".contains(&byte)
-}
+/// Bytes allowed in an RFC 2045 `token`: printable and not `tspecials`. 8-bit bytes are
+/// accepted, as mail carries them. A lookup table, because header parsing tests every byte.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0x21;
+    while byte < 256 {
+        table[byte] = byte != 0x7f;
+        byte += 1;
+    }
+    let tspecials = b"()<>@,;:\\\"/[]?=";
+    let mut index = 0;
+    while index < tspecials.len() {
+        table[tspecials[index] as usize] = false;
+        index += 1;
+    }
+    table
+};
 
 fn is_token_byte(byte: u8) -> bool {
-    byte > b' ' && byte != 0x7f && !is_tspecial(byte)
+    TOKEN_BYTES[usize::from(byte)]
 }
 
 /// A small lexer for MIME structured field values: tokens, quoted strings and comments.

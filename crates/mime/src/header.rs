@@ -83,6 +83,10 @@ pub fn first_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
 /// (LF or CRLF) are removed and a bare CR becomes a space. NUL becomes U+FFFD because an
 /// IMAP string may not contain NUL. White space at both ends is trimmed.
 pub fn unfold(value: &[u8]) -> Vec<u8> {
+    let value = trim(value);
+    if !value.iter().any(|&byte| matches!(byte, b'\r' | b'\n' | 0)) {
+        return value.to_vec();
+    }
     let mut unfolded = Vec::with_capacity(value.len());
     for (index, &byte) in value.iter().enumerate() {
         match byte {
