@@ -198,8 +198,11 @@ impl Site {
         let mut child = command.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (sender, lines) = std::sync::mpsc::channel();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
                 let _ = sender.send(line);
             }
         });
@@ -216,6 +219,7 @@ impl Site {
             child,
             port,
             _lines: lines,
+            log,
             connector: client_config(&self.pki),
         }
     }
@@ -239,6 +243,8 @@ struct Server {
     child: Child,
     port: u16,
     _lines: std::sync::mpsc::Receiver<String>,
+    /// Every line the server wrote to stdout so far.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
     connector: Arc<rustls::ClientConfig>,
 }
 
@@ -270,6 +276,26 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits until a line of the server's log contains `text`, and returns the whole log.
+    fn wait_for_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let log = self.log.lock().unwrap().join("\n");
+            if log.contains(text) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?} in:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), signal).unwrap();
     }
 
     fn connect(&self) -> ImapClient {
@@ -593,6 +619,7 @@ fn killed_worker_clients_get_bye_and_next_login_works() {
     assert!(second_rest.contains(bye), "{second_rest:?}");
     assert!(select.last().unwrap().starts_with("s1 OK"), "{select:?}");
     assert_ne!(restarted, killed);
+    server.wait_for_log(&format!("worker pid {killed} killed by signal 9"));
     assert_eq!(server.stop(), Some(0));
 }
 
@@ -619,5 +646,198 @@ fn sigterm_ends_sessions_with_bye_and_exits_zero() {
     assert!(
         !Path::new(&format!("/proc/{worker}")).exists(),
         "the worker has exited"
+    );
+}
+
+#[test]
+fn worker_gets_supplementary_groups_of_owner() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("groups pw", "groups subject");
+    let group = format!("{}g", alice.name);
+    assert!(
+        Command::new("groupadd")
+            .arg(&group)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        Command::new("usermod")
+            .args(["--append", "--groups", &group, &alice.name])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let extra_gid = nix::unistd::Group::from_name(&group)
+        .unwrap()
+        .unwrap()
+        .gid
+        .as_raw();
+    let server = site.start(&[]);
+    let mut client = server.connect();
+    client.login(&alice.name, "groups pw");
+
+    let worker = server.wait_for_workers(1)[0];
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let groups: Vec<u32> = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Groups:"))
+        .unwrap()
+        .split_whitespace()
+        .map(|gid| gid.parse().unwrap())
+        .collect();
+
+    assert!(groups.contains(&extra_gid), "{groups:?} lacks {extra_gid}");
+    assert!(!groups.contains(&0), "root's group is dropped: {groups:?}");
+    drop(client);
+    assert_eq!(server.stop(), Some(0));
+    let _ = Command::new("groupdel").arg(&group).status();
+}
+
+#[test]
+fn root_owned_maildir_is_refused_with_log_line() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("root pw", "root subject");
+    chown_tree(&alice.maildir, 0, 0);
+    let server = site.start(&[]);
+    let mut client = server.connect();
+
+    let answer = client.command("a1", &format!("LOGIN {} \"root pw\"", alice.name));
+
+    assert_eq!(
+        answer,
+        ["a1 NO [UNAVAILABLE] Your mailbox is not available now; try again later"]
+    );
+    let log = server.wait_for_log("is owned by root; a worker never runs as root");
+    assert!(log.contains(&alice.maildir.display().to_string()), "{log}");
+    assert!(server.worker_pids().is_empty());
+    drop(client);
+    assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
+fn passwords_never_reach_debug_log() {
+    if !require_root() {
+        return;
+    }
+    use base64::Engine;
+    let site = Site::new();
+    let alice = site.add_user("Sekr1t-login-pw", "debug subject");
+    let server = site.start(&["--debug"]);
+    let mut client = server.connect();
+    client.command("a1", &format!("LOGIN {} \"Wr0ng-guess-pw\"", alice.name));
+    let plain = base64::engine::general_purpose::STANDARD
+        .encode(format!("\0{}\0Sekr1t-login-pw", alice.name));
+    let answer = client.command("a2", &format!("AUTHENTICATE PLAIN {plain}"));
+    assert!(answer.last().unwrap().starts_with("a2 OK"), "{answer:?}");
+    client.command("a3", "LOGOUT");
+    drop(client);
+
+    let log = server.wait_for_log("session ended");
+    assert_eq!(server.stop(), Some(0));
+
+    assert!(log.contains("DEBUG"), "debug records are logged: {log}");
+    for secret in ["Sekr1t-login-pw", "Wr0ng-guess-pw", plain.as_str()] {
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn worker_records_reach_listener_log() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("log pw", "log subject");
+    let server = site.start(&[]);
+    let mut client = server.connect();
+    client.login(&alice.name, "log pw");
+    client.command("s1", "SELECT INBOX");
+    client.command("o1", "LOGOUT");
+    drop(client);
+
+    let log = server.wait_for_log("asimap.user_server");
+
+    let worker_line = log
+        .lines()
+        .find(|line| line.contains("asimap.user_server"))
+        .unwrap();
+    assert!(worker_line.contains(&alice.name), "{worker_line}");
+    assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
+fn trace_records_follow_sigusr1() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("trace pw", "trace subject");
+    let server = site.start(&["--trace"]);
+    let trace = site
+        .dir
+        .path()
+        .join(format!("traces/{}-asimapd.trace", alice.name));
+    let mut client = server.connect();
+    client.login(&alice.name, "trace pw");
+    client.command("t1", "NOOP");
+
+    server.signal(nix::sys::signal::Signal::SIGUSR1);
+    server.wait_for_log("protocol tracing switched off");
+    client.command("t2", "CAPABILITY");
+    server.signal(nix::sys::signal::Signal::SIGUSR1);
+    server.wait_for_log("protocol tracing switched on");
+    client.command("t3", "NOOP");
+    client.command("t4", "LOGOUT");
+    drop(client);
+    assert_eq!(server.stop(), Some(0));
+
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let data: Vec<&str> = records.iter().filter_map(|r| r["data"].as_str()).collect();
+    assert_eq!(records[0]["trace_format"], "1.0", "{records:#?}");
+    assert!(data.contains(&"t1 NOOP"), "{data:?}");
+    assert!(data.contains(&"t3 NOOP"), "{data:?}");
+    assert!(
+        !data.contains(&"t2 CAPABILITY"),
+        "traced while off: {data:?}"
+    );
+    assert!(
+        !data.iter().any(|line| line.contains("trace pw")),
+        "{data:?}"
+    );
+    let received = records.iter().find(|r| r["data"] == "t1 NOOP").unwrap();
+    assert_eq!(received["msg_type"], "RECEIVED");
+    assert!(
+        received["connection"]
+            .as_str()
+            .unwrap()
+            .starts_with("client-")
+    );
+    assert!(
+        received["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+    let formats = records
+        .iter()
+        .filter(|r| r["trace_format"] == "1.0")
+        .count();
+    assert_eq!(
+        formats, 2,
+        "switching tracing on again announces the format"
     );
 }

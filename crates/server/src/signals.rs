@@ -36,7 +36,8 @@ pub(crate) fn listen(handle: ServerHandle) -> Result<JoinHandle<()>, ServerError
                 }
                 _ = user1.recv() => {
                     let is_on = handle.toggle_trace();
-                    info!(signal = "SIGUSR1", tracing = is_on, "protocol tracing toggled");
+                    let state = if is_on { "on" } else { "off" };
+                    info!(signal = "SIGUSR1", tracing = is_on, "protocol tracing switched {state}");
                 }
             }
         }

@@ -108,6 +108,21 @@ struct Harness {
 
 impl Harness {
     async fn start(limits: ConnectionLimits, with_starttls: bool, launch: WorkerLaunch) -> Harness {
+        Harness::start_with(
+            limits,
+            with_starttls,
+            launch,
+            DEFAULT_CERTIFICATE_CHECK_INTERVAL,
+        )
+        .await
+    }
+
+    async fn start_with(
+        limits: ConnectionLimits,
+        with_starttls: bool,
+        launch: WorkerLaunch,
+        certificate_check_interval: Duration,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let pki = make_pki(dir.path());
         let pwfile = mail_setup(dir.path());
@@ -126,7 +141,7 @@ impl Harness {
                 mh_file_locking: false,
                 log_level: Level::INFO,
             },
-            certificate_check_interval: DEFAULT_CERTIFICATE_CHECK_INTERVAL,
+            certificate_check_interval,
             records: None,
             traces: None,
         };
@@ -518,5 +533,108 @@ async fn handoff_carries_header_and_pipelined_input() {
     assert_eq!(handoff.pending_input, b"a2 SELECT INBOX\r\n");
     assert_eq!(args.user, "alice");
     assert_eq!(format!("{bye}\r\n").as_bytes(), WORKER_DIED_BYE);
+    harness.stop().await;
+}
+
+/// Returns the certificate the server presents to a client that trusts `pki`'s authority,
+/// or `None` when the handshake fails.
+async fn presented_certificate(harness: &Harness, pki: &Pki) -> Option<Vec<u8>> {
+    let tcp = TcpStream::connect(harness.imap).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector(pki).connect(name, tcp).await.ok()?;
+    let (_, connection) = tls.get_ref();
+    Some(connection.peer_certificates()?[0].to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_certificate_is_served_without_dropping_connections() {
+    let harness = Harness::start_with(
+        fast_limits(),
+        false,
+        real_worker(),
+        Duration::from_millis(100),
+    )
+    .await;
+    let mut open = harness.tls_client().await;
+    open.line().await;
+    let replacement_dir = tempfile::tempdir().unwrap();
+    let replacement = make_pki(replacement_dir.path());
+    assert!(
+        presented_certificate(&harness, &replacement)
+            .await
+            .is_none()
+    );
+
+    std::fs::copy(&replacement.key, &harness.pki.key).unwrap();
+    std::fs::copy(&replacement.cert, &harness.pki.cert).unwrap();
+    let deadline = Instant::now() + RESPONSE_TIMEOUT;
+    let mut presented = None;
+    while presented.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        presented = presented_certificate(&harness, &replacement).await;
+    }
+    let noop = open.command("n1", "NOOP").await;
+
+    let expected = std::fs::read(&replacement.cert).unwrap();
+    let expected = rustls_pemfile::certs(&mut expected.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        presented,
+        Some(expected.to_vec()),
+        "the new certificate is presented"
+    );
+    assert_eq!(
+        noop,
+        ["n1 OK NOOP completed"],
+        "the open connection still works"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_client_is_dropped_after_handshake_timeout() {
+    let limits = ConnectionLimits {
+        tls_handshake_timeout: Duration::from_millis(300),
+        ..fast_limits()
+    };
+    let harness = Harness::start(limits, false, real_worker()).await;
+    let mut tcp = TcpStream::connect(harness.imap).await.unwrap();
+
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(
+        RESPONSE_TIMEOUT,
+        tokio::io::AsyncReadExt::read(&mut tcp, &mut buffer),
+    )
+    .await
+    .expect("the listener closes the connection");
+
+    assert_eq!(read.unwrap_or(0), 0, "closed without data");
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_pipelined_after_starttls_is_discarded() {
+    let harness = Harness::start(fast_limits(), true, real_worker()).await;
+    let tcp = TcpStream::connect(harness.starttls.unwrap()).await.unwrap();
+    let mut client = Client::new(tcp);
+    client.line().await;
+
+    // RFC 3501 §6.2.1: commands sent in cleartext after STARTTLS must not run under TLS.
+    client.send("a1 STARTTLS\r\na2 LOGOUT\r\n").await;
+    let started = client.until_tagged("a1").await;
+    let tcp = client.stream.into_inner();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let result = connector(&harness.pki).connect(name, tcp).await;
+
+    assert_eq!(started, ["a1 OK Begin TLS negotiation now"]);
+    // The handshake fails (the cleartext bytes are not a TLS record) or, if the listener read
+    // them with the STARTTLS line, succeeds without the LOGOUT being run.
+    if let Ok(tls) = result {
+        let mut client = Client::new(tls);
+        let answer = client.command("a3", "NOOP").await;
+        assert_eq!(answer, ["a3 OK NOOP completed"]);
+    }
     harness.stop().await;
 }
