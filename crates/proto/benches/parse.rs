@@ -33,17 +33,32 @@ fn parse_lines(c: &mut Criterion) {
     group.finish();
 }
 
+/// `struct timespec` of 64-bit Linux, where `time_t` and `long` are both 64 bits.
+#[repr(C)]
+struct Timespec {
+    seconds: i64,
+    nanoseconds: i64,
+}
+
+/// `CLOCK_THREAD_CPUTIME_ID` of Linux (`<linux/time.h>`).
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+
+// The C library that std already links provides clock_gettime, so no crate is needed.
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, now: *mut Timespec) -> i32;
+}
+
 /// Returns the CPU time this thread has used.
 fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+    let mut now = Timespec {
+        seconds: 0,
+        nanoseconds: 0,
     };
-    // SAFETY: `now` is a valid, writable timespec, and CLOCK_THREAD_CPUTIME_ID is supported
-    // on Linux.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime failed");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    // SAFETY: `now` is a valid, writable timespec of the layout clock_gettime expects on
+    // 64-bit Linux, and the clock id is a Linux constant.
+    let status = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(now.seconds as u64, now.nanoseconds as u32)
 }
 
 fn parse_lines_cpu_time(c: &mut Criterion) {
