@@ -162,6 +162,15 @@ mod tests {
         assert_eq!(decode(wire.as_bytes()).unwrap(), "mail 📬");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_name_round_trips(name in "\\PC{0,24}") {
+            let wire = encode(&name);
+            proptest::prop_assert!(wire.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            proptest::prop_assert_eq!(decode(wire.as_bytes()), Ok(name));
+        }
+    }
+
     #[test]
     fn rejects_invalid_forms() {
         assert_eq!(decode(b"caf\xc3\xa9"), Err(Mutf7Error::UnencodedByte(0xc3)));

@@ -205,6 +205,39 @@ mod tests {
         assert_eq!(SequenceSet::Saved.resolve(Uid::new(9), &saved), saved);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn resolve_matches_naive_membership(
+            bounds in proptest::collection::vec((0u32..40, 0u32..40), 1..6),
+            largest in 0u32..40,
+        ) {
+            // Zero stands for `*` here, since a bound is never zero.
+            let to_bound = |value: u32| NonZeroU32::new(value).map_or(SeqBound::Largest, SeqBound::Number);
+            let parts: Vec<SeqRange> = bounds
+                .iter()
+                .map(|&(a, b)| range(to_bound(a), to_bound(b)))
+                .collect();
+            let set = SequenceSet::Ranges(parts);
+            let resolved = set.resolve(Uid::new(largest), &[]);
+            for value in 1..=45u32 {
+                let expected = bounds.iter().any(|&(a, b)| {
+                    let (a, b) = (if a == 0 { largest } else { a }, if b == 0 { largest } else { b });
+                    largest_allows(largest, a, b) && a.min(b) <= value && value <= a.max(b)
+                });
+                let actual = resolved.iter().any(|r| r.start().get() <= value && value <= r.end().get());
+                proptest::prop_assert_eq!(actual, expected, "value {} in {}", value, set);
+            }
+            for pair in resolved.windows(2) {
+                proptest::prop_assert!(pair[0].end().get() + 1 < pair[1].start().get());
+            }
+        }
+    }
+
+    /// A range that uses `*` matches nothing in an empty mailbox.
+    fn largest_allows(largest: u32, a: u32, b: u32) -> bool {
+        largest != 0 || (a != 0 && b != 0)
+    }
+
     #[test]
     fn display_writes_wire_form() {
         let set = SequenceSet::Ranges(vec![

@@ -81,6 +81,34 @@ const DISCARD_TAIL: usize = 32;
 
 /// A streaming parser of client commands. Feed it bytes with [`feed`](Self::feed), then
 /// call [`next_event`](Self::next_event) until it returns [`Event::NeedMore`].
+///
+/// ```
+/// use asimapd_proto::{CommandBody, CommandParser, Event, Limits};
+///
+/// let mut parser = CommandParser::new(Limits::default());
+/// let mut to_client = Vec::new();
+/// let mut commands = Vec::new();
+/// for read in [&b"a1 LOGIN {4}\r\n"[..], b"user secret\r\na2 NOOP\r\n"] {
+///     parser.feed(read);
+///     loop {
+///         match parser.next_event() {
+///             Ok(Event::NeedMore) => break,
+///             Ok(Event::Literal(request)) => {
+///                 parser.accept_literal().expect("literal fits the command limit");
+///                 if request.is_synchronizing {
+///                     to_client.extend_from_slice(b"+ Ready\r\n");
+///                 }
+///             }
+///             Ok(Event::LiteralData(_)) => unreachable!("no literal is streamed here"),
+///             Ok(Event::Command(command)) => commands.push(command),
+///             Err(error) => panic!("{error}"),
+///         }
+///     }
+/// }
+/// assert_eq!(to_client, b"+ Ready\r\n");
+/// assert!(matches!(commands[0].body, CommandBody::Login { .. }));
+/// assert_eq!(commands[1].body, CommandBody::Noop);
+/// ```
 #[derive(Debug)]
 pub struct CommandParser {
     limits: Limits,
