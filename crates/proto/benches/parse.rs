@@ -1,6 +1,6 @@
-//! Parsing speed of typical client lines: `parse_command` on a complete line, the same
-//! timed in thread CPU time (so other processes on a busy machine do not inflate it), and
-//! the streaming `CommandParser` fed one line at a time, as a session does.
+//! Parsing speed of typical client lines, in three groups. `parse_command` parses a complete
+//! line. The CPU-time group times the same in thread CPU time, which other processes on a
+//! busy machine do not inflate. `CommandParser` is fed one line at a time, as a session does.
 
 use asimapd_proto::{CommandParser, Event, Limits, parse_command};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

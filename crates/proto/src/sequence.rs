@@ -233,7 +233,7 @@ mod tests {
         }
     }
 
-    /// A range that uses `*` matches nothing in an empty mailbox.
+    /// Returns false for a range that uses `*` in an empty mailbox, which matches nothing.
     fn largest_allows(largest: u32, a: u32, b: u32) -> bool {
         largest != 0 || (a != 0 && b != 0)
     }
