@@ -506,7 +506,7 @@ impl<E: Environment> Resolver<'_, E> {
             })
     }
 
-    /// A whole number of seconds, at least 1.
+    /// Parses a whole number of seconds, at least 1.
     fn seconds(
         &self,
         setting: &Setting,
@@ -526,7 +526,7 @@ impl<E: Environment> Resolver<'_, E> {
         }
     }
 
-    /// A count of at least 1.
+    /// Parses a count of at least 1.
     fn count(
         &self,
         setting: &Setting,

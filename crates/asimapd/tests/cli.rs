@@ -72,7 +72,7 @@ struct Running {
 
 impl Running {
     /// Starts asimapd like [`asimapd`] does, on 127.0.0.1 unless `env` names an address,
-    /// and waits for the line that says it listens.
+    /// and waits for the line that reports the listening port.
     fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut command = Command::new(env!("CARGO_BIN_EXE_asimapd"));
         command.current_dir(dir).args(args).env_clear();

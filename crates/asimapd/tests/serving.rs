@@ -64,10 +64,12 @@ impl UnixUser {
             .status()
             .expect("useradd runs");
         assert!(status.success(), "useradd {name} failed");
+
         let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
         let maildir = home.join("Mail");
         std::fs::create_dir_all(maildir.join("inbox")).unwrap();
         write_old_message(&maildir.join("inbox/1"), subject);
+
         let unix_user = UnixUser {
             name,
             uid: user.uid.as_raw(),

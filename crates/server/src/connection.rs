@@ -137,8 +137,8 @@ async fn serve_cleartext(shared: &Shared, mut tcp: TcpStream, mut connection: Co
     serve_session(shared, tls, &mut reader, &mut state, &connection, deadline).await;
 }
 
-/// Runs the not-authenticated state on an encrypted stream, then the relay. A hand-off
-/// that fails is answered with NO, and the client may try again.
+/// Runs the not-authenticated state on an encrypted stream, then the relay. When the
+/// hand-off fails, the client gets a tagged NO and may log in again.
 async fn serve_session<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
     mut stream: S,
@@ -198,7 +198,7 @@ async fn run_pre_auth<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Hands the connection to the user's worker and relays until it ends. Returns the stream
-/// when the hand-off failed and the client was told so, to continue before login.
+/// when the hand-off failed and a NO was sent, so the session continues before login.
 async fn finish_login<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
     mut stream: S,

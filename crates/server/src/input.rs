@@ -11,12 +11,12 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// Bytes read from the socket at once.
 const READ_CHUNK: usize = 4096;
 
-/// What the reader found.
+/// Input the reader found.
 #[derive(Debug)]
 pub enum Input {
     Command(Command),
-    /// A literal was announced; the session answers it (`+` or a rejection) and then calls
-    /// [`ClientReader::accept_literal`] or gives up on the connection.
+    /// A literal was announced. The session sends `+` for a synchronizing literal and then
+    /// calls [`ClientReader::accept_literal`].
     Literal(LiteralRequest),
     /// A command that does not parse, with its tag when one was read.
     Invalid(ParseError),

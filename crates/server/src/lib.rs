@@ -1,7 +1,7 @@
 //! Root listener: TLS, pre-authentication, worker supervision and the log sink.
 //!
 //! The listener accepts IMAP connections over implicit TLS (and, when configured, on a
-//! cleartext port that offers STARTTLS), answers the commands allowed before login, checks
+//! cleartext port that offers STARTTLS), handles the commands allowed before login, checks
 //! credentials with [`asimapd_auth::Authenticator`], and hands each authenticated
 //! connection to the worker process of its user over [`asimapd_ipc`]. It then relays
 //! plaintext between the TLS stream and the worker. TLS state and the private key never
@@ -61,7 +61,7 @@ pub struct ServerConfig {
     pub limits: ConnectionLimits,
     pub workers: WorkerSettings,
     pub certificate_check_interval: Duration,
-    /// Where records received from workers go; `None` drops them.
+    /// Router of the records received from workers; `None` drops them.
     pub records: Option<RecordRouter>,
     /// Protocol traces of relayed connections; `None` disables tracing.
     pub traces: Option<Arc<TraceSink>>,
@@ -169,8 +169,8 @@ impl Server {
         }
     }
 
-    /// Accepts connections until [`ServerHandle::shut_down`], then says BYE to sessions
-    /// before login, asks workers to finish and waits for them.
+    /// Accepts connections until [`ServerHandle::shut_down`], then sends BYE to sessions
+    /// before login, requests workers to finish and waits for them and for the connections.
     pub async fn run(self) -> Result<(), ServerError> {
         let mut shutdown = self.shared.shutdown.subscribe();
         let mut certificate_check = tokio::time::interval(self.certificate_check_interval);

@@ -11,7 +11,7 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default maximum number of open connections from one client address.
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 50;
-/// Default delay before a throttled login is answered, as in the Python server.
+/// Default delay before the response to a throttled login, as in the Python server.
 pub const DEFAULT_THROTTLE_DELAY: Duration = Duration::from_secs(10);
 /// Invalid commands before login after which the connection is closed.
 pub const MAX_PRE_AUTH_BAD_COMMANDS: u32 = 10;
@@ -23,7 +23,7 @@ pub struct ConnectionLimits {
     /// Time from connecting until login has to succeed, STARTTLS included.
     pub login_timeout: Duration,
     pub max_connections_per_address: usize,
-    /// Delay before answering a login attempt refused by throttling.
+    /// Delay before the response to a login attempt rejected by throttling.
     pub throttle_delay: Duration,
 }
 

@@ -1,6 +1,6 @@
 //! LOGIN (RFC 9051 §6.2.3) and AUTHENTICATE PLAIN (RFC 9051 §6.2.2, RFC 4616, SASL-IR
-//! RFC 4959). Failures answer `NO [AUTHENTICATIONFAILED]` whatever the cause, and throttled
-//! attempts `NO [UNAVAILABLE]` after a delay (RFC 5530 response codes). Passwords and
+//! RFC 4959). Failures get `NO [AUTHENTICATIONFAILED]` whatever the cause, and throttled
+//! attempts get `NO [UNAVAILABLE]` after a delay (RFC 5530 response codes). Passwords and
 //! AUTHENTICATE data are never logged.
 
 use asimapd_auth::{AuthOutcome, Password};
@@ -13,7 +13,7 @@ use crate::Shared;
 use crate::input::ClientReader;
 use crate::preauth::{Connection, Login, PreAuthOutcome, send, write};
 
-/// What the client sent to log in.
+/// Credentials of a LOGIN or AUTHENTICATE command.
 #[derive(Debug)]
 pub(crate) enum Credentials {
     Login {
@@ -26,7 +26,8 @@ pub(crate) enum Credentials {
     },
 }
 
-/// Checks the credentials and answers failures; a success is answered by the worker.
+/// Checks the credentials and responds to failures. The worker sends the tagged OK of a
+/// success.
 pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     reader: &mut ClientReader,
@@ -82,7 +83,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(None)
         }
         _ => {
-            warn!(user = %user, "login refused: the password file is unavailable");
+            warn!(user = %user, "login failed: the password file is unavailable");
             let text = "Login is temporarily unavailable";
             let response = StatusResponse::tagged(tag, Status::No, Some(Code::Unavailable), text);
             send(stream, &[response]).await?;
@@ -93,7 +94,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
 
 enum Plain {
     Credentials(String, Password),
-    /// The command was answered (unsupported mechanism, cancelled, malformed).
+    /// The command got its final response (unsupported mechanism, cancelled, malformed).
     Answered,
     Closed,
 }

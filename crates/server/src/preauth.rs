@@ -14,14 +14,14 @@ use crate::input::{ClientReader, Input};
 use crate::limits::MAX_PRE_AUTH_BAD_COMMANDS;
 use crate::login::{self, Credentials};
 
-/// Server identity sent in answer to ID (RFC 2971 §3.3).
+/// Server identity sent in response to ID (RFC 2971 §3.3).
 const SERVER_ID: &[(&str, &str)] = &[
     ("name", "asimapd"),
     ("version", env!("CARGO_PKG_VERSION")),
     ("os", "linux"),
 ];
 
-/// One client connection as the listener sees it.
+/// One client connection: its number, addresses and TLS state.
 #[derive(Debug, Clone)]
 pub(crate) struct Connection {
     pub id: u64,
@@ -55,7 +55,7 @@ impl Connection {
     }
 }
 
-/// How the not-authenticated state ended.
+/// Outcome of the not-authenticated state.
 #[derive(Debug)]
 pub(crate) enum PreAuthOutcome {
     LoggedIn(Login),
@@ -132,7 +132,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Answers one command; `Some` when the not-authenticated state ends.
+/// Handles one command; `Some` when the not-authenticated state ends.
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     reader: &mut ClientReader,
@@ -215,7 +215,8 @@ async fn start_tls<S: AsyncWrite + Unpin>(
     Ok(Some(PreAuthOutcome::StartTls))
 }
 
-/// Answers a command that does not parse; true when the connection is to be closed.
+/// Rejects a command that does not parse with BAD; true when the connection is to be
+/// closed.
 async fn reject_invalid<S: AsyncWrite + Unpin>(
     stream: &mut S,
     state: &mut PreAuthState,

@@ -23,7 +23,7 @@ pub const WORKER_EXIT_GRACE: Duration = Duration::from_millis(500);
 pub const WORKER_DIED_BYE: &[u8] =
     b"* BYE [UNAVAILABLE] Server process for this account stopped; please log in again\r\n";
 
-/// Who the relayed connection belongs to, for traces.
+/// Identity of the relayed connection and the state it depends on.
 #[derive(Debug, Clone)]
 pub(crate) struct RelayContext {
     pub user: String,
@@ -33,12 +33,12 @@ pub(crate) struct RelayContext {
     pub traces: Option<Arc<TraceSink>>,
     /// Turns true when the worker process has exited.
     pub worker_exited: watch::Receiver<bool>,
-    /// Turns true when the listener shuts down; the worker then says BYE itself.
+    /// Turns true when the listener shuts down. The worker then sends BYE itself.
     pub shutting_down: watch::Receiver<bool>,
 }
 
-/// Relays until the worker closes its end; the client's end of input is passed on as a
-/// half close, so the worker still answers what it has read.
+/// Relays until the worker closes its end. The client's end of input is passed on as a
+/// half close, so the worker still responds to the commands it has read.
 pub(crate) async fn relay<S>(client: S, worker: UnixStream, context: RelayContext)
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -30,7 +30,7 @@ pub struct Identity {
     pub name: String,
 }
 
-/// Why no worker can be started for a maildir.
+/// Reason no worker can be started for a maildir.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdentityError {
@@ -130,14 +130,15 @@ pub fn worker_command(
     if let Some(home) = &identity.home {
         command.env("HOME", home);
     }
+
     let change_identity = Uid::effective().is_root();
     let (uid, gid) = (identity.uid.as_raw(), identity.gid.as_raw());
     let groups: Vec<libc::gid_t> = identity.groups.iter().map(|gid| gid.as_raw()).collect();
     let control_fd = control.as_raw_fd();
     let parent = std::process::id() as libc::pid_t;
-    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // SAFETY: the closure runs in the child between fork and exec. It calls only
     // async-signal-safe functions (dup2, fcntl, setgroups, setgid, setuid, prctl, getppid)
-    // on values computed before the fork; it allocates nothing.
+    // on values computed before the fork, and it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             place_control_fd(control_fd)?;
@@ -155,6 +156,7 @@ pub fn worker_command(
             Ok(())
         });
     }
+
     tokio::process::Command::from(command)
 }
 

@@ -47,7 +47,7 @@ impl FileStamp {
 }
 
 impl CertificateStore {
-    /// Loads the certificate chain and key. Fails when either file cannot be read, holds no
+    /// Loads the certificate chain and key. Fails when either file cannot be read, contains no
     /// usable item, or the key does not belong to the first certificate.
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<CertificateStore, ServerError> {
         let stamps = (

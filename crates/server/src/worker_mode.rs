@@ -94,7 +94,7 @@ pub fn is_worker_invocation() -> bool {
 
 /// Runs the worker: reads its settings from the command line and its control socket from
 /// [`CONTROL_FD_VAR`], sends its log records to the listener and serves connections until
-/// the listener asks it to stop or the linger time passes.
+/// the listener requests a shutdown or the linger time passes.
 pub fn run_worker() -> ExitCode {
     let args = match WorkerArgs::try_parse_from(std::env::args_os().skip(2)) {
         Ok(args) => args,

@@ -17,14 +17,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::spawn::{IdentityError, worker_command, worker_identity};
+use crate::spawn::{Identity, IdentityError, worker_command, worker_identity};
 use crate::worker_mode::WorkerArgs;
 
 /// Starts a worker inside the listener process, for tests: it receives the worker's end of
 /// the control socket and its settings, and the returned task ends when the worker does.
 pub type InProcessStarter = Arc<dyn Fn(ControlSocket, WorkerArgs) -> JoinHandle<()> + Send + Sync>;
 
-/// How workers are started.
+/// The way workers are started.
 #[derive(Clone)]
 pub enum WorkerLaunch {
     /// Execute this program (normally `/proc/self/exe`) in worker mode.
@@ -54,7 +54,7 @@ pub struct WorkerSettings {
     pub log_level: Level,
 }
 
-/// Why a connection could not be handed to a worker.
+/// Reason a connection could not be handed to a worker.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandoffError {
@@ -108,6 +108,10 @@ impl Workers {
 
     /// Passes a connection to the worker of `account`, starting one if none runs. A
     /// worker that exits at that moment (its linger time ran out) is replaced once.
+    ///
+    /// NOTE: a worker whose linger time ends after the message was queued but before it
+    /// was read drops the connection; the relay then sends BYE and the client logs in
+    /// again, which starts a new worker.
     pub(crate) async fn hand_off(
         self: &Arc<Self>,
         account: &Account,
@@ -201,48 +205,63 @@ impl Workers {
             idle_keepalive_secs: self.settings.idle_keepalive.as_secs(),
             log_level: self.settings.log_level.0,
         };
+
         let (listener_end, worker_end) = control_pair()?;
-        let (exit_sender, exited) = watch::channel(false);
-        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-        let (pid, exit) = match &self.settings.launch {
-            WorkerLaunch::Process { program } => {
-                let mut command = worker_command(program, &args, &identity, &worker_end);
-                let child = command.spawn().map_err(HandoffError::Start)?;
-                drop(worker_end);
-                let pid = child.id();
-                (pid, Exit::Process(child))
-            }
-            WorkerLaunch::InProcess(starter) => {
-                let control = ControlSocket::new(worker_end)?;
-                (None, Exit::Task(starter(control, args)))
-            }
-        };
+        let (pid, exit) = self.launch(args, &identity, worker_end)?;
         info!(
             user = account.user(),
             pid,
             uid = identity.uid.as_raw(),
             gid = identity.gid.as_raw(),
-            "worker started"
+            "worker of {} started: pid {}, uid {}, gid {}",
+            account.user(),
+            pid.map_or_else(|| "in-process".to_owned(), |pid| pid.to_string()),
+            identity.uid,
+            identity.gid
         );
+
+        let (exit_sender, exited) = watch::channel(false);
         let worker = Arc::new(Worker {
             user: account.user().to_owned(),
-            generation,
+            generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
             pid,
             control: Arc::new(ControlSocket::new(listener_end)?),
             exited,
         });
-        tokio::spawn(watch_exit(
-            Arc::clone(self),
-            Arc::clone(&worker),
-            exit,
-            exit_sender,
-        ));
+        let watcher = watch_exit(Arc::clone(self), Arc::clone(&worker), exit, exit_sender);
+        tokio::spawn(watcher);
+        let control = Arc::clone(&worker.control);
         tokio::spawn(receive_records(
-            Arc::clone(&worker.control),
+            control,
             self.records.clone(),
             worker.user.clone(),
         ));
         Ok(worker)
+    }
+
+    /// Starts the worker process or task; returns its pid (none for a task) and what to
+    /// wait on for its end.
+    fn launch(
+        &self,
+        args: WorkerArgs,
+        identity: &Identity,
+        worker_end: OwnedFd,
+    ) -> Result<(Option<u32>, Exit), HandoffError> {
+        match &self.settings.launch {
+            WorkerLaunch::Process { program } => {
+                let mut command = worker_command(program, &args, identity, &worker_end);
+                // NOTE: the parent-death signal fires when the spawning thread exits, so
+                // workers must be spawned from the runtime's long-lived worker threads,
+                // never from `spawn_blocking`, whose threads end when idle.
+                let child = command.spawn().map_err(HandoffError::Start)?;
+                drop(worker_end);
+                Ok((child.id(), Exit::Process(child)))
+            }
+            WorkerLaunch::InProcess(starter) => {
+                let control = ControlSocket::new(worker_end)?;
+                Ok((None, Exit::Task(starter(control, args))))
+            }
+        }
     }
 }
 

@@ -65,7 +65,8 @@ fn connector(pki: &Pki) -> TlsConnector {
     TlsConnector::from(Arc::new(config))
 }
 
-/// A mail root with one message in `inbox` and a password file naming it for `alice`.
+/// Creates a mail root with one message in `inbox` and a password file naming it for
+/// `alice`; returns the password file.
 fn mail_setup(dir: &Path) -> PathBuf {
     let mail = dir.join("mail");
     std::fs::create_dir_all(mail.join("inbox")).unwrap();
