@@ -13,6 +13,25 @@
 //! ENVELOPE and BODYSTRUCTURE follow RFC 9051 §7.5.2 (RFC 3501 §7.4.2), sections follow
 //! RFC 9051 §6.4.5, BINARY follows RFC 3516, and the search text decodes RFC 2047 words and
 //! transfer encodings and converts charsets to UTF-8.
+//!
+//! ```
+//! use std::io::Read;
+//! use asimapd_mime::{Analysis, Section, SectionText};
+//!
+//! let raw = b"From: a@example.com\nSubject: hi\n\nbody\n";
+//! let analysis = Analysis::parse(raw);
+//! assert_eq!(analysis.size(), 42); // 38 bytes and a CR for each of 4 lines
+//!
+//! let text = Section { part: vec![], text: Some(SectionText::Text) };
+//! let body = analysis.section(raw, &text).unwrap();
+//! let mut served = Vec::new();
+//! body.reader(raw, 0, u64::MAX).read_to_end(&mut served).unwrap();
+//! assert_eq!(served, b"body\r\n");
+//!
+//! let mut structure = Vec::new();
+//! analysis.write_body_structure(&mut structure, false);
+//! assert_eq!(structure, br#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 6 1)"#);
+//! ```
 
 pub mod address;
 pub mod bodystructure;
