@@ -1,4 +1,5 @@
-//! APPEND arguments (RFC 9051 §6.3.12, RFC 3502 MULTIAPPEND, RFC 3516 literal8).
+//! APPEND arguments (RFC 9051 §6.3.12, RFC 3502 MULTIAPPEND, RFC 3516 literal8, RFC 6855
+//! §4 `UTF8 (literal8)`).
 
 use crate::cursor::{Cursor, LiteralBody};
 use crate::datetime::DateTime;
@@ -17,6 +18,9 @@ pub struct AppendMessage {
     pub data: AppendData,
     /// Whether the message came as a literal8 (`~{n}`), so it may contain NUL bytes.
     pub is_binary: bool,
+    /// Whether the message came as `UTF8 (~{n})` (RFC 6855 §4): a message with UTF-8
+    /// headers from a client that enabled UTF8=ACCEPT. Implies `is_binary`.
+    pub is_utf8: bool,
 }
 
 /// The message bytes of an APPEND: held in the command, or streamed by the session.
@@ -57,7 +61,14 @@ fn parse_append_message(c: &mut Cursor<'_>) -> Result<AppendMessage, ErrorKind> 
     } else {
         None
     };
+    let is_utf8 = parse_utf8_prefix(c)?;
     let literal = c.literal()?;
+    if is_utf8 {
+        if !literal.is_binary {
+            return Err(c.expected("literal8 in UTF8 (...)"));
+        }
+        c.expect(b')', ")")?;
+    }
     let data = match literal.body {
         LiteralBody::Bytes(bytes) => AppendData::Bytes(bytes.to_vec()),
         LiteralBody::External(len) => AppendData::External { len },
@@ -67,7 +78,18 @@ fn parse_append_message(c: &mut Cursor<'_>) -> Result<AppendMessage, ErrorKind> 
         date,
         data,
         is_binary: literal.is_binary,
+        is_utf8,
     })
+}
+
+/// Reads the optional `"UTF8" SP "("` before the literal8 of RFC 6855 §4.
+fn parse_utf8_prefix(c: &mut Cursor<'_>) -> Result<bool, ErrorKind> {
+    if !c.eat_keyword("UTF8") {
+        return Ok(false);
+    }
+    c.sp()?;
+    c.expect(b'(', "(")?;
+    Ok(true)
 }
 
 /// Returns true when `prefix`, a command that ends in a literal header, is an APPEND whose
@@ -90,9 +112,13 @@ pub(crate) fn ends_in_append_message(c: &mut Cursor<'_>) -> bool {
                 parse_date_time(c)?;
                 c.sp()?;
             }
+            let is_utf8 = parse_utf8_prefix(c)?;
             let literal = c.literal()?;
             if c.pos() == end {
                 return Ok(matches!(literal.body, LiteralBody::External(_)));
+            }
+            if is_utf8 {
+                c.expect(b')', ")")?;
             }
         }
     };

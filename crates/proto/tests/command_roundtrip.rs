@@ -204,12 +204,7 @@ fn body() -> impl Strategy<Value = CommandBody> {
         (
             mailbox(),
             vec(
-                (
-                    vec(flag(), 0..3),
-                    option::of(date_time()),
-                    bytes(),
-                    any::<bool>()
-                ),
+                (vec(flag(), 0..3), option::of(date_time()), bytes(), 0u8..3),
                 1..3
             )
         )
@@ -217,11 +212,12 @@ fn body() -> impl Strategy<Value = CommandBody> {
                 mailbox,
                 messages: messages
                     .into_iter()
-                    .map(|(flags, date, data, is_binary)| AppendMessage {
+                    .map(|(flags, date, data, form)| AppendMessage {
                         flags,
                         date,
                         data: AppendData::Bytes(data),
-                        is_binary,
+                        is_binary: form > 0,
+                        is_utf8: form == 2,
                     })
                     .collect(),
             }),

@@ -69,6 +69,37 @@ fn streamed_multiappend_keeps_message_order() {
     assert_eq!(bodies[1], CommandBody::Noop);
 }
 
+/// RFC 6855 §4: under UTF8=ACCEPT a message may come as `UTF8 (~{n})`.
+#[test]
+fn utf8_append_data_streams_and_parses() {
+    let input = "a APPEND INBOX UTF8 (~{6}\r\nSé: x) UTF8 (~{2+}\r\nab)\r\n".as_bytes();
+    let outcomes = parse_everywhere(input, Limits::default(), Policy::StreamAppend);
+    let requests: Vec<&LiteralRequest> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Literal(request) => Some(request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 2);
+    assert!(requests.iter().all(|request| request.is_append_message));
+    assert!(requests.iter().all(|request| request.is_binary));
+    let bodies = bodies(&outcomes);
+    let CommandBody::Append { messages, .. } = &bodies[0] else {
+        panic!("not APPEND: {bodies:?}");
+    };
+    assert_eq!(messages.len(), 2);
+    assert!(messages[0].is_utf8);
+    assert_eq!(messages[0].data, AppendData::External { len: 6 });
+    assert_eq!(messages[1].data, AppendData::External { len: 2 });
+}
+
+#[test]
+fn utf8_append_data_needs_literal8() {
+    let error = common::parse_error(b"a APPEND INBOX UTF8 ({1}\r\nx)\r\n");
+    assert_eq!(error.tag, Some(Tag::new("a").unwrap()));
+}
+
 #[test]
 fn streamed_literal_outside_append_is_rejected() {
     let mut parser = CommandParser::new(Limits::default());

@@ -193,7 +193,10 @@ impl Writer<'_> {
         if let Some(date) = &message.date {
             self.raw(&format!("\"{date}\" "));
         }
-        if message.is_binary {
+        if message.is_utf8 {
+            self.raw("UTF8 (");
+        }
+        if message.is_binary || message.is_utf8 {
             self.raw("~");
         }
         match &message.data {
@@ -202,6 +205,9 @@ impl Writer<'_> {
                 self.out.extend_from_slice(bytes);
             }
             AppendData::External { len } => write_literal_header(self.out, *len),
+        }
+        if message.is_utf8 {
+            self.raw(")");
         }
     }
 
