@@ -16,7 +16,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinHandle;
 
 /// Longest wait for an expected response before a test fails.
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running worker over a temporary mail root.
 pub struct Worker {

@@ -1,0 +1,211 @@
+//! Changes made by other sessions and by nmh reach a session only when RFC 3501 §7.4.1
+//! allows, and at once during IDLE (RFC 2177).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Worker, message};
+
+fn three() -> Vec<Vec<u8>> {
+    vec![message("one"), message("two"), message("three")]
+}
+
+async fn two_sessions() -> (Worker, Client, Client) {
+    let mut worker = Worker::start().await;
+    let mut first = worker.connect().await;
+    let mut second = worker.connect().await;
+    worker.deliver("inbox", &three());
+    first.ok("SELECT INBOX").await;
+    second.ok("SELECT INBOX").await;
+    (worker, first, second)
+}
+
+/// Reads lines until one satisfies `done`, failing after `limit`.
+async fn read_until(
+    client: &mut Client,
+    limit: Duration,
+    done: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    tokio::time::timeout(limit, async {
+        loop {
+            let line = client.read_line().await;
+            let is_done = done(&line);
+            lines.push(line);
+            if is_done {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("expected line not seen within {limit:?}: {lines:#?}"));
+    lines
+}
+
+#[tokio::test]
+async fn expunge_waits_during_fetch_by_seqnum() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = second.ok("FETCH 1:3 UID").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+    assert!(
+        lines.contains(&"* 2 FETCH (UID 2)".to_owned()),
+        "{lines:#?}"
+    );
+    let lines = second.ok("SEARCH ALL").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+    let lines = second.ok("NOOP").await;
+    assert!(lines.contains(&"* 2 EXPUNGE".to_owned()), "{lines:#?}");
+    let lines = second.ok("FETCH 1:* UID").await;
+    assert_eq!(lines[..2], ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]);
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn uid_fetch_may_carry_expunge() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 3 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = second.ok("UID FETCH 1 UID").await;
+    assert!(lines.contains(&"* 3 EXPUNGE".to_owned()), "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_of_expunged_body_is_expungeissued() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = second.ok("FETCH 2 BODY.PEEK[]").await;
+    assert!(
+        lines.last().unwrap().contains("OK [EXPUNGEISSUED]"),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("* 2 FETCH (BODY")),
+        "{lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn flag_change_reaches_other_session_after_command() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 1 +FLAGS (\\Answered)").await;
+    let lines = second.ok("NOOP").await;
+    assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Answered))");
+    let lines = second.ok("NOOP").await;
+    assert_eq!(lines.len(), 1, "announced once: {lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn store_while_idle_is_pushed() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    second.send(b"i1 IDLE\r\n").await;
+    assert_eq!(second.read_line().await, "+ idling");
+    first.ok("STORE 2 +FLAGS (\\Flagged)").await;
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.contains("FETCH")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "* 2 FETCH (FLAGS (\\Flagged))");
+    first.ok("STORE 3 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.contains("EXPUNGE")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "* 3 EXPUNGE");
+    second.send(b"done\r\n").await;
+    assert_eq!(second.read_line().await, "i1 OK IDLE terminated");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_without_done_line_is_bad() {
+    let (worker, _first, mut second) = two_sessions().await;
+    second.send(b"i1 IDLE\r\n").await;
+    assert_eq!(second.read_line().await, "+ idling");
+    second.send(b"i2 NOOP\r\n").await;
+    let line = second.read_line().await;
+    assert!(line.starts_with("i1 BAD"), "{line}");
+    second.ok("NOOP").await;
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn nmh_mark_reaches_selected_session() {
+    let (worker, _first, mut second) = two_sessions().await;
+    worker
+        .nmh()
+        .run("mark", &["+inbox", "1", "-sequence", "flagged", "-add"]);
+    let lines = second.ok("NOOP").await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH (FLAGS (\\Flagged")),
+        "{lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn nmh_rmm_is_expunged_on_noop() {
+    let (worker, _first, mut second) = two_sessions().await;
+    worker.nmh().run("rmm", &["+inbox", "2"]);
+    let lines = second.ok("NOOP").await;
+    assert!(lines.contains(&"* 2 EXPUNGE".to_owned()), "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn nmh_inc_reaches_idle_session() {
+    let (worker, _first, mut second) = two_sessions().await;
+    second.send(b"i1 IDLE\r\n").await;
+    assert_eq!(second.read_line().await, "+ idling");
+    let drop = worker.dir.path().join("maildrop");
+    let output = worker.nmh().inc_mbox("inbox", &drop, &[message("new")]);
+    assert!(output.status.success(), "{output:?}");
+    // The file settles for one second, and an idling session looks every second, so the
+    // EXISTS arrives within about two seconds; the bound leaves room for a loaded machine.
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.ends_with("EXISTS")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "* 4 EXISTS");
+    second.send(b"DONE\r\n").await;
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.starts_with("i1 ")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "i1 OK IDLE terminated");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn append_by_other_session_announces_exists() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.send(b"a1 APPEND INBOX {5+}\r\nhello\r\n").await;
+    first.read_tagged("a1").await;
+    let lines = second.ok("NOOP").await;
+    assert_eq!(lines[0], "* 4 EXISTS");
+    assert_eq!(lines[1], "* 0 RECENT");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn deleted_mailbox_ends_selected_session() {
+    let mut worker = Worker::start().await;
+    let mut first = worker.connect().await;
+    let mut second = worker.connect().await;
+    first.ok("CREATE doomed").await;
+    second.ok("SELECT doomed").await;
+    first.ok("DELETE doomed").await;
+    second.send(b"n1 NOOP\r\n").await;
+    let line = second.read_line().await;
+    assert!(line.starts_with("* BYE"), "{line}");
+    worker.shutdown().await.unwrap();
+}
