@@ -23,6 +23,10 @@ use crate::index::{
 use crate::store::{MailboxState, Store, lock, modseq};
 use crate::sync::{analyze, send_update_events};
 
+/// Up to this many UIDs are looked up one by one. More load the whole mailbox in one query,
+/// which is faster than that many single lookups.
+const MAX_SINGLE_LOOKUPS: usize = 256;
+
 /// The way STORE combines the request's flags with the current ones (RFC 9051 §6.4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreMode {
@@ -305,7 +309,8 @@ impl Store {
                 continue;
             };
             let uid = Uid::new(first.get() + offset as u32).expect("UIDs above zero");
-            let details = match self.index().details(source_row.id, message.uid)? {
+            let cached = self.index().details(source_row.id, message.uid)?;
+            let details = match cached {
                 Some(details) => details,
                 None => crate::sync::read_details(source, message.number, &message.identity)
                     .ok_or_else(|| missing(&source_row.name, message.uid))?,
@@ -368,7 +373,16 @@ impl Store {
     fn rows_for(&self, row: &MailboxRow, uids: &[Uid]) -> Result<Vec<MessageRow>> {
         let mut wanted = uids.to_vec();
         wanted.sort_unstable();
-        let rows = self.index().messages(row.id)?;
+        wanted.dedup();
+        let index = self.index();
+        if wanted.len() <= MAX_SINGLE_LOOKUPS {
+            let mut rows = Vec::with_capacity(wanted.len());
+            for uid in wanted {
+                rows.extend(index.message(row.id, uid)?);
+            }
+            return Ok(rows);
+        }
+        let rows = index.messages(row.id)?;
         Ok(rows
             .into_iter()
             .filter(|m| wanted.binary_search(&m.uid).is_ok())

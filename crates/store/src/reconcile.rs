@@ -287,7 +287,11 @@ fn assign_uids(
 }
 
 /// Returns the flags from the sequences plus the keywords that live only in the index.
-fn merge_index_only(from_disk: &FlagSet, stored: &FlagSet, flag_map: &FlagMap) -> FlagSet {
+pub(crate) fn merge_index_only(
+    from_disk: &FlagSet,
+    stored: &FlagSet,
+    flag_map: &FlagMap,
+) -> FlagSet {
     let mut flags = from_disk.clone();
     for keyword in stored.keywords() {
         if flag_map.is_index_only(keyword) {

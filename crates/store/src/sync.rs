@@ -11,15 +11,17 @@ use std::time::{Instant, SystemTime};
 
 use asimapd_mh::{AppendCheck, FileIdentity, Folder, MessageNumber, MhError, Probe, Snapshot};
 use asimapd_mime::Analysis;
+use asimapd_proto::{ModSeq, Uid};
 use rayon::prelude::*;
 
 use crate::error::{Result, StoreError};
 use crate::events::{MailboxEvent, MessageView};
+use crate::flags::FlagSet;
 use crate::import::Imported;
 use crate::index::{
     DirIdentity, InternalDate, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
 };
-use crate::reconcile::{DiskMessage, Plan, reconcile};
+use crate::reconcile::{DiskMessage, Plan, merge_index_only, reconcile};
 use crate::store::{Live, MailboxState, Store, lock, not_found};
 
 impl Store {
@@ -87,29 +89,26 @@ impl Store {
             .inner
             .flag_map
             .flags_from_sequences(&sequences.public, &numbers);
-        let disk: Vec<DiskMessage> = rows
+        let map = &self.inner.flag_map;
+        let changes: Vec<(Uid, FlagSet)> = rows
             .iter()
             .zip(flags)
-            .map(|(message, flags)| DiskMessage {
-                number: message.number,
-                identity: message.identity,
-                flags,
-                settled: true,
+            .map(|(message, from_disk)| {
+                (message, merge_index_only(&from_disk, &message.flags, map))
             })
+            .filter(|(message, merged)| *merged != message.flags)
+            .map(|(message, merged)| (message.uid, merged))
             .collect();
-        let plan = reconcile(
-            &rows,
-            &disk,
-            row.uid_next,
-            row.highest_modseq,
-            &self.inner.flag_map,
-        )
-        .map_err(|_| uids_exhausted(name))?;
         live.probe = Some(probe);
-        if plan.is_empty() {
+        if changes.is_empty() {
             return Ok(());
         }
-        let (update, _) = self.build_update(folder, &row, &plan)?;
+        let update = MailboxUpdate {
+            flags: changes,
+            uid_next: row.uid_next,
+            modseq: ModSeq::new(row.highest_modseq + 1),
+            ..MailboxUpdate::default()
+        };
         self.index().write(|w| w.apply(row.id, &update))?;
         send_update_events(state, &update);
         Ok(())
