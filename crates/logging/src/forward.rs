@@ -1,7 +1,7 @@
-//! Log records across the process boundary: workers send their tracing events to the
-//! listener as [`FromWorker::Log`] messages on the control socket, and the listener routes
-//! them through the same loggers and handlers as its own events, so only the listener
-//! writes log files.
+//! Log records across the process boundary. Workers send their tracing events to the
+//! listener as [`FromWorker::Log`] messages on the control socket. The listener routes them
+//! through the same loggers and handlers as its own events, so only the listener writes
+//! log files.
 //!
 //! [`crate::PythonLoggingLayer`] owns its router, so the listener installs [`RoutingLayer`]
 //! instead: it builds records the same way and shares its router with the code that routes
@@ -30,8 +30,8 @@ use crate::trace::{TRACE_LOGGER, TraceSink};
 /// Records a worker queues for sending before further ones are dropped (and counted).
 pub const FORWARD_QUEUE_LEN: usize = 4096;
 
-/// Longest message text forwarded, in bytes; longer text is cut, so that a record always
-/// fits in one control message.
+/// Maximum length of forwarded message text, in bytes. Longer text is cut so that a record
+/// always fits in one control message.
 pub const MAX_FORWARDED_MESSAGE: usize = MAX_MESSAGE_LEN / 2;
 
 /// Field names that carry record attributes besides the message across the socket.

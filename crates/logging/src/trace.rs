@@ -3,8 +3,8 @@
 //! `connection`, `remote`, `msg_type`, `data`).
 //!
 //! Records go to `<trace-dir>/<user>-asimapd.trace`, rotated at 20 MiB keeping 5 old
-//! files, unless the log configuration gives the `asimap.trace` logger handlers; then they
-//! go through those. The first record of a user after tracing is switched on is
+//! files. When the log configuration gives the `asimap.trace` logger handlers, records go
+//! through those instead. The first record of a user after tracing is switched on is
 //! `{"trace_format": "1.0"}`.
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ pub const TRACE_BACKUP_COUNT: u32 = 5;
 /// Value of the `trace_format` field of the first record.
 pub const TRACE_FORMAT_VERSION: &str = "1.0";
 
-/// What a trace record describes.
+/// Kind of a trace record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageType {
     /// The connection was handed to the worker.
@@ -223,7 +223,8 @@ impl TraceSink {
                 Err(error) => {
                     // The user's entry stays without a file, so this is logged once per
                     // switch-on rather than for every line.
-                    tracing::error!(path = %self.path_of(user).display(), %error, "cannot open trace file; tracing of this user is off");
+                    let path = self.path_of(user);
+                    tracing::error!(path = %path.display(), %error, "failed to open trace file {}: {error}; no trace of {user} until tracing is switched on again", path.display());
                     None
                 }
             }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// A failure that stops the listener or one of its workers.
+/// A failure that stops the listener.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
@@ -23,17 +23,6 @@ pub enum ServerError {
     Bind {
         address: SocketAddr,
         source: std::io::Error,
-    },
-
-    /// A worker process cannot be started.
-    #[error("failed to start the worker of user {user}: {reason}")]
-    WorkerStart { user: String, reason: String },
-
-    /// The control socket to a worker failed.
-    #[error("control socket of the worker of user {user} failed: {source}")]
-    Control {
-        user: String,
-        source: asimapd_ipc::IpcError,
     },
 
     /// Signal handlers cannot be installed.

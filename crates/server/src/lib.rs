@@ -173,7 +173,10 @@ impl Server {
     /// before login, requests workers to finish and waits for them and for the connections.
     pub async fn run(self) -> Result<(), ServerError> {
         let mut shutdown = self.shared.shutdown.subscribe();
-        let mut certificate_check = tokio::time::interval(self.certificate_check_interval);
+        // The files were loaded by `bind`, so the first check is one interval away.
+        let first_check = tokio::time::Instant::now() + self.certificate_check_interval;
+        let mut certificate_check =
+            tokio::time::interval_at(first_check, self.certificate_check_interval);
         certificate_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

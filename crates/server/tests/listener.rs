@@ -639,3 +639,32 @@ async fn input_pipelined_after_starttls_is_discarded() {
     }
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_installs_new_certificate_at_once() {
+    let harness = Harness::start_with(
+        fast_limits(),
+        false,
+        real_worker(),
+        Duration::from_secs(3600),
+    )
+    .await;
+    let replacement_dir = tempfile::tempdir().unwrap();
+    let replacement = make_pki(replacement_dir.path());
+    std::fs::copy(&replacement.key, &harness.pki.key).unwrap();
+    std::fs::copy(&replacement.cert, &harness.pki.cert).unwrap();
+    let before_reload = presented_certificate(&harness, &replacement).await;
+
+    harness.handle.reload().await;
+    let after_reload = presented_certificate(&harness, &replacement).await;
+
+    assert!(
+        before_reload.is_none(),
+        "files are not polled within the hour"
+    );
+    assert!(
+        after_reload.is_some(),
+        "reload (SIGHUP) installs the new certificate"
+    );
+    harness.stop().await;
+}
