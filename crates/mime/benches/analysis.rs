@@ -76,9 +76,9 @@ fn scaling(c: &mut Criterion) {
             },
         );
     }
-    // Sixteen different 1 MiB messages: the same bytes in total as the 16 MiB message, so
-    // a rate equal to the 16 MiB one shows that a lower rate at 16 MiB than at 1 MiB comes
-    // from data that no longer fits the caches, not from the size of one message.
+    // Sixteen different 1 MiB messages hold as many bytes as the 16 MiB message. When both
+    // run at the same rate, a lower rate at 16 MiB than at 1 MiB comes from data that no
+    // longer fits the caches, not from the size of one message.
     let messages: Vec<Vec<u8>> = (0..16)
         .map(|index| large_message(1 << 20, index * 500))
         .collect();

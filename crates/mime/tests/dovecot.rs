@@ -52,6 +52,8 @@ impl Dovecot {
         let root = dir.path();
         std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
+
+        // The Maildir and the home directory belong to the unprivileged mail uid.
         let maildir = root.join("Maildir");
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(maildir.join(sub)).unwrap();
@@ -74,6 +76,7 @@ impl Dovecot {
                 )
             });
         }
+
         std::fs::write(
             root.join("passwd"),
             format!(
@@ -82,6 +85,7 @@ impl Dovecot {
             ),
         )
         .unwrap();
+
         let port = free_port();
         let config = root.join("dovecot.conf");
         std::fs::write(&config, config_text(root, port)).unwrap();
@@ -303,7 +307,7 @@ fn parse_fetch(response: &[u8]) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// The FETCH command an item is sent in. Dovecot 2.3.19 changes some answers once a FETCH
+/// The FETCH command an item is sent in. Dovecot 2.3.19 changes some responses once a FETCH
 /// has cached parts of the message, so structure items go first and in their own command.
 /// Each BINARY item gets its own command because Dovecot rejects the whole FETCH when one
 /// part cannot be decoded.
