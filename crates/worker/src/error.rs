@@ -28,7 +28,7 @@ pub enum WorkerError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Why a command failed. [`CommandError::to_response`] turns it into the tagged response.
+/// A command's failure; [`CommandError::to_response`] turns it into the tagged response.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CommandError {
     /// The command was syntactically invalid or not valid in this state: `BAD`.
@@ -64,17 +64,23 @@ impl CommandError {
         }
     }
 
-    /// Maps the error to the tagged response (RFC 9051 §7.1, RFC 5530 response codes).
-    /// Internal failures are logged in full here; the client gets `NO [SERVERBUG]` with the
-    /// session id, never the path or OS error.
-    pub(crate) fn to_response(&self, tag: Tag, session_id: u64) -> StatusResponse {
+    /// Maps the error to the response of the command with `tag` (RFC 9051 §7.1, RFC 5530
+    /// response codes); untagged when the command's tag is unknown. Internal failures are
+    /// logged in full here, and the client gets `NO [SERVERBUG]` with the session id, never
+    /// the path or OS error.
+    pub(crate) fn to_response(&self, tag: Option<Tag>, session_id: u64) -> StatusResponse {
         let (status, code, text) = match self {
             CommandError::Bad(text) => (Status::Bad, None, text.clone()),
             CommandError::No { code, text } => (Status::No, code.clone(), text.clone()),
             CommandError::Store(error) => store_error_response(error, session_id),
             CommandError::Task(_) | CommandError::Io { .. } => server_bug(self, session_id),
         };
-        StatusResponse::tagged(tag, status, code, text)
+        StatusResponse {
+            tag,
+            status,
+            code,
+            text,
+        }
     }
 }
 
@@ -157,5 +163,101 @@ pub(crate) fn parse_error_response(error: &ParseError) -> StatusResponse {
     match &error.tag {
         Some(tag) => StatusResponse::tagged(tag.clone(), status, code, text),
         None => StatusResponse::untagged(Status::Bad, None, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn response(error: CommandError) -> String {
+        let mut out = Vec::new();
+        error
+            .to_response(Some(Tag::new("a1").unwrap()), 7)
+            .encode(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn store_errors_map_to_rfc5530_codes() {
+        let cases = [
+            (
+                StoreError::MailboxNotFound { name: "x".into() },
+                "a1 NO [NONEXISTENT]",
+            ),
+            (
+                StoreError::MailboxExists { name: "x".into() },
+                "a1 NO [ALREADYEXISTS]",
+            ),
+            (
+                StoreError::MessageNotFound {
+                    mailbox: "x".into(),
+                    uid: 4,
+                },
+                "a1 NO [EXPUNGEISSUED]",
+            ),
+            (
+                StoreError::UidsExhausted {
+                    name: "x".into(),
+                    max: 9,
+                },
+                "a1 NO [LIMIT]",
+            ),
+            (
+                StoreError::Mh(asimapd_mh::MhError::InvalidFolderName {
+                    name: "..".into(),
+                    reason: "escapes",
+                }),
+                "a1 NO [CANNOT]",
+            ),
+            (
+                StoreError::Corrupt {
+                    path: PathBuf::from("/x"),
+                    reason: "bad".into(),
+                },
+                "a1 NO [CORRUPTION]",
+            ),
+        ];
+        for (error, expected) in cases {
+            let line = response(CommandError::Store(error));
+            assert!(line.starts_with(expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_details() {
+        let error = CommandError::Io {
+            op: "reading",
+            source: std::io::Error::other("/secret/path failed"),
+        };
+        let line = response(error);
+        assert_eq!(
+            line,
+            "a1 NO [SERVERBUG] Internal server error (session 7)\r\n"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_bad() {
+        let line = response(CommandError::bad("Invalid"));
+        assert_eq!(line, "a1 BAD Invalid\r\n");
+    }
+
+    #[test]
+    fn oversized_literal_is_no_limit() {
+        let error =
+            ErrorKind::LiteralTooLarge { len: 10, max: 5 }.with_tag(Some(Tag::new("a2").unwrap()));
+        let mut out = Vec::new();
+        parse_error_response(&error).encode(&mut out);
+        assert!(String::from_utf8(out).unwrap().starts_with("a2 NO [LIMIT]"));
+    }
+
+    #[test]
+    fn untagged_parse_error_is_untagged_bad() {
+        let error = ErrorKind::BareLineFeed.with_tag(None);
+        let mut out = Vec::new();
+        parse_error_response(&error).encode(&mut out);
+        assert!(String::from_utf8(out).unwrap().starts_with("* BAD"));
     }
 }

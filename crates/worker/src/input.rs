@@ -1,5 +1,5 @@
 //! The reader task of a session: reads the socket, frames commands with
-//! [`CommandParser`], answers synchronising literals with a continuation request, and
+//! [`CommandParser`], sends a continuation request for synchronising literals, and
 //! spools APPEND message literals to unnamed temporary files (RFC 9051 §7.5), so that
 //! commands can be pipelined while earlier ones run (RFC 9051 §5.5).
 
@@ -25,7 +25,7 @@ pub(crate) const PIPELINE_DEPTH: usize = 32;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// What the reader passes to the session.
+/// An input the reader passes to the session.
 #[derive(Debug)]
 pub(crate) enum Input {
     /// A complete command, with the spooled message files of an APPEND in order.
@@ -48,7 +48,7 @@ pub(crate) enum Input {
     Failed(std::io::Error),
 }
 
-/// Starts the reader. `pending` holds bytes the listener already read from the client.
+/// Starts the reader. `pending` contains bytes the listener already read from the client.
 pub(crate) fn spawn_reader(
     stream: OwnedReadHalf,
     pending: Vec<u8>,
@@ -101,7 +101,7 @@ impl Reader {
         }
     }
 
-    /// Handles every event the buffered input holds. Fails when the session is gone.
+    /// Handles every event in the buffered input. Fails when the session is gone.
     async fn drain(&mut self) -> Result<(), ()> {
         loop {
             if self.is_idling {

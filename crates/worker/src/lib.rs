@@ -4,7 +4,7 @@
 //! of that user over the control socket of `asimapd_ipc`. [`serve`] accepts those
 //! connections and runs one session task per connection, all sharing one
 //! [`asimapd_store::Store`]. A session reads commands while earlier ones run (RFC 9051 §5.5
-//! pipelining), answers them in order, and passes changes made by other sessions and by nmh
+//! pipelining), sends their responses in order, and passes changes made by other sessions and by nmh
 //! to its client only where RFC 3501 §7.4.1 allows.
 
 mod capability;

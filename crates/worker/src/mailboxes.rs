@@ -6,7 +6,7 @@ use asimapd_proto::response::Code;
 
 use crate::error::CommandError;
 
-/// The MH folder that holds INBOX.
+/// The MH folder of INBOX.
 // NOTE: an MH profile's `Inbox:` entry may name another folder; `inc` then delivers there
 // and INBOX stays this folder.
 pub(crate) const INBOX_FOLDER: &str = "inbox";
@@ -42,7 +42,7 @@ pub(crate) fn folder_name(name: &MailboxName) -> Result<String, CommandError> {
     }
 }
 
-/// Maps a folder name to the IMAP name the client sees: `inbox` and its children are
+/// Maps a folder name to the IMAP name sent to the client: `inbox` and its children are
 /// shown under `INBOX`.
 pub(crate) fn mailbox_name(folder: &str) -> MailboxName {
     if folder == INBOX_FOLDER {

@@ -9,7 +9,7 @@ use asimapd_store::{FlagSet, MessageDetails, Store, SystemFlag};
 use crate::error::CommandError;
 use crate::mapped::Mapped;
 
-/// A message as SEARCH sees it.
+/// The data of one message that SEARCH keys are evaluated against.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     pub(crate) seq: SeqNum,

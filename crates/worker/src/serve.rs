@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asimapd_ipc::{ControlSocket, Handoff, Incoming, Protocol};
+use asimapd_ipc::{ControlSocket, Handoff, Incoming, IpcError, Protocol};
 use asimapd_mh::{MailRoot, Profile};
 use asimapd_proto::Tag;
 use asimapd_store::Store;
@@ -75,8 +75,8 @@ pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), W
     loop {
         let linger = tokio::time::sleep(config.linger);
         tokio::select! {
-            incoming = control.receive_to_worker() => match incoming? {
-                Incoming::Connection(handoff, stream) => {
+            incoming = control.receive_to_worker() => match incoming {
+                Ok(Incoming::Connection(handoff, stream)) => {
                     match start_session(&store, &settings, &shutdown, handoff, stream) {
                         Ok(session) => {
                             sessions.spawn(session);
@@ -84,7 +84,19 @@ pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), W
                         Err(error) => tracing::warn!(%error, "a handed-over connection could not be used"),
                     }
                 }
-                Incoming::Shutdown => break,
+                Ok(Incoming::Shutdown) => break,
+                Err(IpcError::Closed) => {
+                    tracing::warn!(user = %config.user, "the listener closed the control socket; shutting down");
+                    break;
+                }
+                Err(error @ (IpcError::Decode(_) | IpcError::MissingDescriptor | IpcError::TooLarge { .. })) => {
+                    tracing::warn!(user = %config.user, %error, "invalid control message ignored");
+                }
+                Err(error) => {
+                    tracing::error!(user = %config.user, %error, "control socket failed; shutting down");
+                    stop_sessions(&stop, &mut sessions).await;
+                    return Err(error.into());
+                }
             },
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             () = linger, if sessions.is_empty() => {
@@ -94,9 +106,14 @@ pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), W
         }
     }
     tracing::info!(user = %config.user, sessions = sessions.len(), "shutting down");
+    stop_sessions(&stop, &mut sessions).await;
+    Ok(())
+}
+
+/// Tells every session to send `* BYE` after its running command, and waits for them.
+async fn stop_sessions(stop: &watch::Sender<bool>, sessions: &mut JoinSet<()>) {
     let _ = stop.send(true);
     while sessions.join_next().await.is_some() {}
-    Ok(())
 }
 
 /// Opens the user's store and creates INBOX and the special-use folders when missing.

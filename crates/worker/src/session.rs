@@ -34,7 +34,7 @@ pub(crate) enum State {
     Logout,
 }
 
-/// How a command ended when it did not fail.
+/// The outcome of a command that did not fail: its response code and text.
 #[derive(Debug)]
 pub(crate) struct Completion {
     pub(crate) code: Option<Code>,
@@ -75,7 +75,7 @@ pub(crate) struct Session {
     pub(crate) spooled: Vec<File>,
 }
 
-/// Why the command loop stopped.
+/// The reason the command loop stopped.
 enum Exit {
     /// LOGOUT, end of input, or a write that failed.
     Closed,
@@ -84,7 +84,7 @@ enum Exit {
 }
 
 impl Session {
-    /// Runs the session: sends the login completion, then answers commands until LOGOUT,
+    /// Runs the session: sends the login completion, then executes commands until LOGOUT,
     /// the end of the connection, autologout or worker shutdown.
     pub(crate) async fn run(mut self, login_tag: Option<Tag>) {
         if let Some(tag) = login_tag {
@@ -127,8 +127,11 @@ impl Session {
                     Ok(())
                 }
                 Some(Input::Rejected { tag, error }) => {
-                    let tag = tag.unwrap_or_else(|| Tag::new("*").expect("* is a valid tag"));
-                    error.to_response(tag, self.id).encode(&mut self.out);
+                    let mut response = error.to_response(tag, self.id);
+                    if response.tag.is_none() {
+                        response.status = Status::Bad;
+                    }
+                    response.encode(&mut self.out);
                     Ok(())
                 }
                 Some(Input::IdleEnd(_)) => Ok(()),
@@ -155,7 +158,7 @@ impl Session {
         let started = std::time::Instant::now();
         if let Err(error) = self.check_state(spec.validity, spec.name) {
             error
-                .to_response(command.tag, self.id)
+                .to_response(Some(command.tag), self.id)
                 .encode(&mut self.out);
             return Ok(());
         }
@@ -177,7 +180,7 @@ impl Session {
                     .clone()
                     .unwrap_or_else(|| format!("{} completed", spec.name)),
             ),
-            Err(error) => error.to_response(tag, self.id),
+            Err(error) => error.to_response(Some(tag), self.id),
         };
         tracing::debug!(
             session = self.id,
@@ -206,8 +209,8 @@ impl Session {
         }
     }
 
-    /// Brings the selected mailbox up to date with changes nmh made, so the command sees
-    /// them (two `stat` calls when nothing changed).
+    /// Brings the selected mailbox up to date with changes nmh made, so the command works
+    /// on them (two `stat` calls when nothing changed).
     pub(crate) async fn check_selected(&self) {
         let State::Selected(view) = &self.state else {
             return;
@@ -265,7 +268,7 @@ impl Session {
     }
 }
 
-/// Waits until the worker asks its sessions to stop.
+/// Waits until the worker requests that its sessions stop.
 pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     loop {
         if *shutdown.borrow_and_update() {

@@ -1,4 +1,4 @@
-//! The selected mailbox as one session sees it: sequence numbers, flags and `\Recent`, and
+//! The selected mailbox in one session's view: sequence numbers, flags and `\Recent`, and
 //! the changes of other sessions and of nmh waiting to be announced (RFC 3501 §5.2, §7.4.1;
 //! RFC 9051 §5.5, §7.3 and §7.4).
 
@@ -21,7 +21,7 @@ pub(crate) struct ViewMessage {
 }
 
 /// The mailbox was deleted, renamed away or got a new UIDVALIDITY: the session must end,
-/// because every sequence number and UID the client holds is void.
+/// because every sequence number and UID the client has is void.
 #[derive(Debug)]
 pub(crate) struct MailboxGone;
 
@@ -117,8 +117,8 @@ impl MailboxView {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
-    /// Returns true when message `uid` was expunged elsewhere and the client has not been
-    /// told yet.
+    /// Returns true when message `uid` was expunged elsewhere and its EXPUNGE has not been
+    /// sent yet.
     pub(crate) fn is_expunge_pending(&self, uid: Uid) -> bool {
         self.pending_expunges.contains(&uid)
     }

@@ -10,7 +10,7 @@ use common::{Worker, message};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixStream};
 
-/// Accepts one client on `listener`, answers the greeting and LOGIN the way the listener
+/// Accepts one client on `listener`, handles the greeting and LOGIN the way the listener
 /// does, hands the connection to the worker and relays bytes until either side closes.
 async fn listener_stand_in(listener: TcpListener, worker: &Worker) {
     let (stream, peer) = listener.accept().await.unwrap();

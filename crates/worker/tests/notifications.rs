@@ -169,8 +169,8 @@ async fn nmh_inc_reaches_idle_session() {
     let drop = worker.dir.path().join("maildrop");
     let output = worker.nmh().inc_mbox("inbox", &drop, &[message("new")]);
     assert!(output.status.success(), "{output:?}");
-    // The file settles for one second, and an idling session looks every second, so the
-    // EXISTS arrives within about two seconds; the bound leaves room for a loaded machine.
+    // The file settles for one second and an idling session checks every second, so the
+    // EXISTS arrives within about two seconds. The bound leaves room for a loaded machine.
     let lines = read_until(&mut second, Duration::from_secs(10), |l| {
         l.ends_with("EXISTS")
     })

@@ -173,3 +173,35 @@ async fn special_use_folders_exist_after_login() {
     }
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn deep_pipeline_is_answered_in_order() {
+    // More commands than the reader queues ahead of the running one.
+    let depth = 200;
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let mut batch = Vec::new();
+    for index in 0..depth {
+        batch.extend_from_slice(format!("p{index} NOOP\r\n").as_bytes());
+    }
+    client.send(&batch).await;
+    for index in 0..depth {
+        assert_eq!(
+            client.read_line().await,
+            format!("p{index} OK NOOP completed")
+        );
+    }
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn closed_control_socket_stops_worker() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let Worker { control, task, .. } = worker;
+    drop(control);
+    let line = client.read_line().await;
+    assert!(line.starts_with("* BYE"), "{line}");
+    let result = tokio::time::timeout(common::RESPONSE_TIMEOUT, task).await;
+    assert!(result.expect("worker kept running").unwrap().is_ok());
+}

@@ -1,5 +1,5 @@
 //! APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315 §3). The reader spools message
-//! literals to unnamed temporary files, so the parser never holds them.
+//! literals to unnamed temporary files, so the parser never keeps them in memory.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -7,7 +7,7 @@ use asimapd_proto::response::Code;
 use asimapd_proto::{AppendData, AppendMessage, DateTime, Flag, MailboxName, SequenceSet};
 use asimapd_store::{FlagSet, InternalDate};
 
-use crate::commands::expunge::try_create;
+use crate::commands::copy::try_create;
 
 use crate::error::CommandError;
 use crate::mailboxes::folder_name;
@@ -64,7 +64,7 @@ fn read_spooled(mut file: std::fs::File, len: u64) -> Result<Vec<u8>, CommandErr
     file.read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 != len {
         return Err(io(std::io::Error::other(format!(
-            "spool file holds {} of {len} bytes",
+            "spool file contains {} bytes, expected {len}",
             bytes.len()
         ))));
     }

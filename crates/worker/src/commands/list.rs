@@ -12,7 +12,7 @@ use crate::error::CommandError;
 use crate::mailboxes::{DELIMITER, mailbox_name};
 use crate::session::{Completion, Session};
 
-/// What a LIST asks for, after the options are read.
+/// The options of a LIST command, after parsing.
 #[derive(Debug, Default)]
 struct ListOptions {
     only_subscribed: bool,
@@ -31,7 +31,7 @@ pub(super) async fn handle_list(
         || arguments.patterns.len() > 1;
     let options = list_options(&arguments)?;
     if !is_extended && arguments.patterns[0].as_str().is_empty() {
-        // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
+        // RFC 9051 §6.3.9: an empty pattern requests the delimiter and root.
         session
             .out
             .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
@@ -149,7 +149,7 @@ fn has_unlisted_subscribed_child(
     })
 }
 
-/// The entry of a mailbox listed only for CHILDINFO: its existence attributes alone.
+/// Builds the entry of a mailbox listed only for CHILDINFO: its existence attributes alone.
 fn existence_entry(info: &MailboxInfo, name: &MailboxName) -> MailboxListing {
     let attribute = match (info.exists, info.has_children) {
         (false, _) => "\\NonExistent",

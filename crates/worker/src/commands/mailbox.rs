@@ -56,7 +56,7 @@ fn canonical_special_use(given: &str) -> Result<&'static str, CommandError> {
 }
 
 /// Deletes a mailbox. INBOX cannot be deleted.
-// NOTE: RFC 9051 §6.3.4 lets a mailbox with children become `\Noselect`; the store has no
+// NOTE: RFC 9051 §6.3.4 lets a mailbox with children become `\Noselect`. The store has no
 // `\Noselect` state, so such a mailbox is emptied and kept as a normal mailbox.
 pub(super) async fn handle_delete(
     session: &mut Session,

@@ -1,12 +1,13 @@
 //! Command handlers, one module per command family (RFC 9051 §6).
 //!
-//! A handler queues untagged responses in `Session::out` and returns how the command
-//! completed; the session writes the tagged response and the untagged responses that other
-//! sessions' changes allow.
+//! A handler queues untagged responses in `Session::out` and returns the command's
+//! completion. The session then writes the untagged responses that other sessions' changes
+//! allow, and the tagged response.
 
 mod any;
 mod append;
-pub(crate) mod expunge;
+pub(crate) mod copy;
+mod expunge;
 mod fetch;
 mod idle;
 mod list;
@@ -65,12 +66,12 @@ pub(crate) async fn dispatch(
             numbers,
             set,
             mailbox,
-        } => expunge::handle_copy(session, numbers, set, mailbox).await,
+        } => copy::handle_copy(session, numbers, set, mailbox).await,
         C::Move {
             numbers,
             set,
             mailbox,
-        } => expunge::handle_move(session, numbers, set, mailbox).await,
+        } => copy::handle_move(session, numbers, set, mailbox).await,
         other => Err(CommandError::bad(format!(
             "{} is not supported by this server",
             other.name()

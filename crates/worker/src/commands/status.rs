@@ -1,5 +1,5 @@
-//! STATUS (RFC 9051 §6.3.11; SIZE of RFC 8438 and HIGHESTMODSEQ of RFC 7162 are answered
-//! as well).
+//! STATUS (RFC 9051 §6.3.11). SIZE of RFC 8438 and HIGHESTMODSEQ of RFC 7162 are
+//! returned as well.
 
 use asimapd_proto::response::{Data, StatusValue};
 use asimapd_proto::{MailboxName, StatusItem};
@@ -9,7 +9,7 @@ use crate::error::CommandError;
 use crate::mailboxes::folder_name;
 use crate::session::{Completion, Session};
 
-/// Answers STATUS for any mailbox, the selected one included.
+/// Returns STATUS data for any mailbox, the selected one included.
 pub(super) async fn handle_status(
     session: &mut Session,
     name: MailboxName,

@@ -80,7 +80,7 @@ pub(crate) fn needs_file(attributes: &[FetchAttribute]) -> bool {
     })
 }
 
-/// What one message's response needs besides the loaded data.
+/// The per-message inputs of one FETCH response, besides the loaded data.
 pub(crate) struct ResponseContext<'a> {
     pub(crate) seq: SeqNum,
     pub(crate) uid: Uid,
@@ -93,7 +93,7 @@ pub(crate) struct ResponseContext<'a> {
 
 /// Writes one FETCH response. Every value is computed before the first byte is written,
 /// so a failing item (BINARY of an unknown encoding) leaves no partial response. Small
-/// values go into `out`; a large body literal is written with the output locked, after
+/// values go into `out`. A large body literal is written with the output locked after
 /// `out` is flushed, so nothing else can come between its pieces.
 pub(crate) async fn write_response(
     output: &Output,

@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinHandle;
 
-/// Longest wait for an expected response before a test fails.
+/// Maximum wait for an expected response before a test fails.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running worker over a temporary mail root.
@@ -61,14 +61,14 @@ impl Worker {
         worker
     }
 
-    /// The nmh home; panics for a worker started without one.
+    /// Returns the nmh home; panics for a worker started without one.
     pub fn nmh(&self) -> &NmhHome {
         self.nmh
             .as_ref()
             .expect("worker started without an nmh home")
     }
 
-    /// The mail root.
+    /// Returns the mail root.
     pub fn mail_root(&self) -> PathBuf {
         match &self.nmh {
             Some(nmh) => nmh.mail_root(),
@@ -167,7 +167,7 @@ impl Worker {
     }
 }
 
-/// The default configuration for tests over `mail_root`.
+/// Returns the default configuration for tests over `mail_root`.
 pub fn config(mail_root: &Path) -> WorkerConfig {
     WorkerConfig {
         user: "alice".into(),
@@ -266,7 +266,7 @@ pub fn status(lines: &[String]) -> &str {
     lines.last().unwrap().split(' ').nth(1).unwrap()
 }
 
-/// A small message with Message-ID `<ID@test>` (see `asimapd_testkit::nmh::message`).
+/// Builds a small message with Message-ID `<ID@test>` (see `asimapd_testkit::nmh::message`).
 pub fn message(id: &str) -> Vec<u8> {
     asimapd_testkit::nmh::message(id, 1, 0)
 }
