@@ -20,6 +20,29 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// Distinguishes the Unix users of tests running at once in this process.
 static NEXT_USER: AtomicU32 = AtomicU32::new(0);
 
+/// Serialises this process's changes to the user database.
+static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Attempts of an account command; another process may hold the lock on /etc/passwd.
+const ACCOUNT_ATTEMPTS: u32 = 5;
+
+/// Runs `useradd`, `userdel`, `groupadd`, `usermod` or `groupdel`; true on success.
+fn account_tool(program: &str, args: &[&std::ffi::OsStr]) -> bool {
+    let _guard = ACCOUNTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for attempt in 1..=ACCOUNT_ATTEMPTS {
+        let status = Command::new(program).args(args).status();
+        if status.is_ok_and(|status| status.success()) {
+            return true;
+        }
+        if attempt < ACCOUNT_ATTEMPTS {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    false
+}
+
 /// Fails unless the test runs as root, which `useradd` and the identity change need.
 fn require_root() -> bool {
     if nix::unistd::Uid::effective().is_root() {
@@ -52,18 +75,15 @@ impl UnixUser {
             NEXT_USER.fetch_add(1, Ordering::Relaxed)
         );
         let home = root.join(&name);
-        let status = Command::new("useradd")
-            .args([
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                "--home-dir",
-            ])
-            .arg(&home)
-            .arg(&name)
-            .status()
-            .expect("useradd runs");
-        assert!(status.success(), "useradd {name} failed");
+        let args: Vec<&std::ffi::OsStr> = vec![
+            "--no-create-home".as_ref(),
+            "--shell".as_ref(),
+            "/usr/sbin/nologin".as_ref(),
+            "--home-dir".as_ref(),
+            home.as_os_str(),
+            name.as_ref(),
+        ];
+        assert!(account_tool("useradd", &args), "useradd {name} failed");
 
         let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
         let maildir = home.join("Mail");
@@ -84,7 +104,7 @@ impl UnixUser {
 
 impl Drop for UnixUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).status();
+        account_tool("userdel", &[self.name.as_ref()]);
     }
 }
 
@@ -659,20 +679,14 @@ fn worker_gets_supplementary_groups_of_owner() {
     let site = Site::new();
     let alice = site.add_user("groups pw", "groups subject");
     let group = format!("{}g", alice.name);
-    assert!(
-        Command::new("groupadd")
-            .arg(&group)
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(
-        Command::new("usermod")
-            .args(["--append", "--groups", &group, &alice.name])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(account_tool("groupadd", &[group.as_ref()]));
+    let usermod: [&std::ffi::OsStr; 4] = [
+        "--append".as_ref(),
+        "--groups".as_ref(),
+        group.as_ref(),
+        alice.name.as_ref(),
+    ];
+    assert!(account_tool("usermod", &usermod));
     let extra_gid = nix::unistd::Group::from_name(&group)
         .unwrap()
         .unwrap()
@@ -696,7 +710,8 @@ fn worker_gets_supplementary_groups_of_owner() {
     assert!(!groups.contains(&0), "root's group is dropped: {groups:?}");
     drop(client);
     assert_eq!(server.stop(), Some(0));
-    let _ = Command::new("groupdel").arg(&group).status();
+    drop(alice);
+    account_tool("groupdel", &[group.as_ref()]);
 }
 
 #[test]

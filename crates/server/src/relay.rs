@@ -141,9 +141,31 @@ impl<'a> Tracer<'a> {
             return;
         }
         for line in lines.push(bytes) {
+            let line = match msg_type {
+                MessageType::Received => mask_credentials(line),
+                _ => line,
+            };
             self.record(msg_type, &line);
         }
     }
+}
+
+/// Replaces the arguments of a LOGIN or AUTHENTICATE command with `***`, so a client that
+/// sends credentials after login does not leave them in a trace file.
+///
+/// NOTE: credentials sent as a literal, or as AUTHENTICATE continuation lines, arrive on
+/// lines of their own and are not recognised here.
+fn mask_credentials(line: Vec<u8>) -> Vec<u8> {
+    let mut words = line.splitn(3, |&byte| byte == b' ');
+    let (Some(tag), Some(command), Some(_)) = (words.next(), words.next(), words.next()) else {
+        return line;
+    };
+    let is_credential_command =
+        command.eq_ignore_ascii_case(b"LOGIN") || command.eq_ignore_ascii_case(b"AUTHENTICATE");
+    if !is_credential_command {
+        return line;
+    }
+    [tag, b" ", command, b" ***"].concat()
 }
 
 /// Largest partial line kept for a trace record; longer lines are recorded in pieces.
@@ -195,6 +217,27 @@ mod tests {
         assert!(first.is_empty());
         assert_eq!(second, vec![b"a1 NOOP".to_vec()]);
         assert_eq!(third, vec![b"a2 LOGOUT".to_vec()]);
+    }
+
+    #[test]
+    fn login_arguments_are_masked() {
+        let masked = mask_credentials(b"a1 login alice \"secret\"".to_vec());
+
+        assert_eq!(masked, b"a1 login ***");
+    }
+
+    #[test]
+    fn authenticate_initial_response_is_masked() {
+        let masked = mask_credentials(b"a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==".to_vec());
+
+        assert_eq!(masked, b"a1 AUTHENTICATE ***");
+    }
+
+    #[test]
+    fn other_commands_are_traced_unchanged() {
+        for line in [&b"a1 SELECT INBOX"[..], b"a2 NOOP", b"DONE", b""] {
+            assert_eq!(mask_credentials(line.to_vec()), line);
+        }
     }
 
     #[test]
