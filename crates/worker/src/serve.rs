@@ -8,7 +8,7 @@ use std::time::Duration;
 use asimapd_ipc::{ControlSocket, Handoff, Incoming, IpcError, Protocol};
 use asimapd_mh::{MailRoot, Profile};
 use asimapd_proto::Tag;
-use asimapd_store::Store;
+use asimapd_store::{Store, WatchConfig};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -64,6 +64,25 @@ pub struct WorkerConfig {
 /// it is running) or until no connection existed for `config.linger`.
 pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), WorkerError> {
     let store = open_store(&config).await?;
+    let watcher = match store.spawn_watcher(WatchConfig::default()) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!(%error, "starting the folder watcher failed; sessions check folders per command and during IDLE only");
+            None
+        }
+    };
+    let result = serve_sessions(&control, &config, &store).await;
+    // Dropping the watcher joins its thread, so it happens off the async threads.
+    let _ = tokio::task::spawn_blocking(move || drop(watcher)).await;
+    result
+}
+
+/// Runs the accept loop until shutdown, the linger time or a control socket failure.
+async fn serve_sessions(
+    control: &ControlSocket,
+    config: &WorkerConfig,
+    store: &Store,
+) -> Result<(), WorkerError> {
     let settings = Arc::new(SessionSettings {
         idle_keepalive: config.idle_keepalive,
         autologout: AUTOLOGOUT_TIMEOUT,
@@ -77,7 +96,7 @@ pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), W
         tokio::select! {
             incoming = control.receive_to_worker() => match incoming {
                 Ok(Incoming::Connection(handoff, stream)) => {
-                    match start_session(&store, &settings, &shutdown, handoff, stream) {
+                    match start_session(store, &settings, &shutdown, handoff, stream) {
                         Ok(session) => {
                             sessions.spawn(session);
                         }

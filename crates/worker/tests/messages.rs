@@ -266,9 +266,12 @@ async fn copy_keeps_flags_and_reports_copyuid() {
     let lines = client.ok("COPY 1:3 Archive").await;
     assert!(lines[0].starts_with("t3 OK [COPYUID "), "{lines:#?}");
     assert!(lines[0].contains(" 1:3 1:3] COPY completed"), "{lines:#?}");
+    let source_dates = client.ok("FETCH 1:3 INTERNALDATE").await;
     client.ok("SELECT Archive").await;
     let lines = client.ok("FETCH 2 FLAGS").await;
     assert!(lines[0].contains("\\Flagged"), "{lines:#?}");
+    let copied_dates = client.ok("FETCH 1:3 INTERNALDATE").await;
+    assert_eq!(source_dates[..3], copied_dates[..3], "INTERNALDATE is kept");
     let lines = client.command("COPY 1 Nowhere").await;
     assert!(lines[0].contains("NO [TRYCREATE]"), "{lines:#?}");
     worker.shutdown().await.unwrap();
