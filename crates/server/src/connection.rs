@@ -18,16 +18,10 @@ use crate::relay::{RelayContext, relay};
 /// Starts the task of an accepted connection.
 pub(crate) fn spawn(
     shared: &Arc<Shared>,
-    accepted: std::io::Result<(TcpStream, SocketAddr)>,
+    tcp: TcpStream,
+    peer: SocketAddr,
     is_cleartext_port: bool,
 ) {
-    let (tcp, peer) = match accepted {
-        Ok(accepted) => accepted,
-        Err(error) => {
-            warn!(%error, "accepting a connection failed: {error}");
-            return;
-        }
-    };
     let Ok(local) = tcp.local_addr() else {
         return;
     };
@@ -38,7 +32,7 @@ pub(crate) fn spawn(
         is_tls: false,
         offers_starttls: is_cleartext_port,
     };
-    let span = info_span!("connection", session = %connection.name(), remote = %peer, user = tracing::field::Empty);
+    let span = info_span!("connection", session = %connection.name(), remote = %peer, tls = false, user = tracing::field::Empty);
     let shared = Arc::clone(shared);
     let open = Arc::clone(&shared.open_connections);
     tokio::spawn(
@@ -61,7 +55,7 @@ pub(crate) fn spawn(
     );
 }
 
-/// Says BYE to a connection over the per-address limit, over TLS when the port is TLS.
+/// Sends BYE to a connection over the per-address limit, over TLS when the port is TLS.
 async fn refuse(shared: &Shared, tcp: TcpStream, mut connection: Connection) {
     const TEXT: &str = "Too many connections from your address";
     if connection.offers_starttls {
@@ -83,6 +77,7 @@ async fn handshake(
     match tokio::time::timeout(limit, shared.acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => {
             connection.is_tls = true;
+            tracing::Span::current().record("tls", true);
             Some(stream)
         }
         Ok(Err(error)) => {

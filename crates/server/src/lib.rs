@@ -45,6 +45,8 @@ pub use workers::{HandoffError, InProcessStarter, WorkerLaunch, WorkerSettings};
 
 /// Default interval between checks of the certificate and key files for changes.
 pub const DEFAULT_CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// Pause after a failed accept before accepting again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// Time workers get to finish their commands at shutdown before they are killed.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -180,11 +182,9 @@ impl Server {
         certificate_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                accepted = self.imap.accept() => {
-                    connection::spawn(&self.shared, accepted, false);
-                }
+                accepted = self.imap.accept() => self.start_connection(accepted, false).await,
                 accepted = accept_optional(self.starttls.as_ref()) => {
-                    connection::spawn(&self.shared, accepted, true);
+                    self.start_connection(accepted, true).await;
                 }
                 _ = certificate_check.tick() => {
                     self.shared.certificates.reload_if_changed();
@@ -199,6 +199,24 @@ impl Server {
         wait_for_connections(&self.shared, SHUTDOWN_GRACE).await;
         info!("shutdown complete");
         Ok(())
+    }
+}
+
+impl Server {
+    /// Starts the task of an accepted connection. A failed accept (out of descriptors, for
+    /// example) is logged and followed by a pause, so the loop does not spin on it.
+    async fn start_connection(
+        &self,
+        accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+        is_cleartext_port: bool,
+    ) {
+        match accepted {
+            Ok((tcp, peer)) => connection::spawn(&self.shared, tcp, peer, is_cleartext_port),
+            Err(error) => {
+                tracing::warn!(%error, "accepting a connection failed: {error}");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
     }
 }
 
