@@ -89,7 +89,7 @@ impl Session {
     pub(crate) async fn run(mut self, login_tag: Option<Tag>) {
         if let Some(tag) = login_tag {
             let code = Code::Capability(capability_atoms());
-            StatusResponse::tagged(tag, Status::Ok, Some(code), "LOGIN completed")
+            StatusResponse::tagged(tag, Status::Ok, Some(code), completed_text("LOGIN"))
                 .encode(&mut self.out);
             if self.flush().await.is_err() {
                 return;
@@ -178,7 +178,7 @@ impl Session {
                 completion
                     .text
                     .clone()
-                    .unwrap_or_else(|| format!("{} completed", spec.name)),
+                    .unwrap_or_else(|| completed_text(spec.name)),
             ),
             Err(error) => error.to_response(Some(tag), self.id),
         };
@@ -278,4 +278,11 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
             return std::future::pending().await;
         }
     }
+}
+
+/// Returns the text of a tagged OK as the Python asimap writes it: `FETCH command completed`
+/// for both FETCH and UID FETCH.
+pub(crate) fn completed_text(name: &str) -> String {
+    let base = name.strip_prefix("UID ").unwrap_or(name);
+    format!("{base} command completed")
 }

@@ -98,17 +98,20 @@ impl MailboxView {
         self.recent.contains(&uid)
     }
 
-    /// Returns the flags of message `index` as the client sees them, `\Recent` included.
+    /// Returns the flags of message `index` for the client, `\Recent` included: system flags
+    /// in alphabetical order, then keywords, as the Python asimap lists them.
     pub(crate) fn flags(&self, index: usize) -> Vec<Flag> {
         let message = &self.messages[index];
-        let mut flags = message.flags.to_flags();
+        let (mut flags, keywords): (Vec<Flag>, Vec<Flag>) = message
+            .flags
+            .to_flags()
+            .into_iter()
+            .partition(|flag| !matches!(flag, Flag::Keyword(_)));
         if self.recent.contains(&message.uid) {
-            let keywords_start = flags
-                .iter()
-                .position(|flag| matches!(flag, Flag::Keyword(_)))
-                .unwrap_or(flags.len());
-            flags.insert(keywords_start, Flag::Recent);
+            flags.push(Flag::Recent);
         }
+        flags.sort_by_key(Flag::to_string);
+        flags.extend(keywords);
         flags
     }
 

@@ -31,7 +31,7 @@ async fn listener_stand_in(listener: TcpListener, worker: &Worker) {
             rest.eq_ignore_ascii_case("CAPABILITY"),
             "unexpected pre-login command {line:?}"
         );
-        let reply = format!("* CAPABILITY IMAP4rev1\r\n{tag} OK CAPABILITY completed\r\n");
+        let reply = format!("* CAPABILITY IMAP4rev1\r\n{tag} OK CAPABILITY command completed\r\n");
         write.write_all(reply.as_bytes()).await.unwrap();
     };
     let (relay, session) = connection_pair().unwrap();

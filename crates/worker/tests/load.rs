@@ -113,7 +113,7 @@ async fn large_message_is_streamed() {
         "literal ends with a CRLF line"
     );
     assert_eq!(client.read_line().await, ")");
-    assert_eq!(client.read_line().await, "f1 OK FETCH completed");
+    assert_eq!(client.read_line().await, "f1 OK FETCH command completed");
 
     let growth = anonymous_resident_bytes().saturating_sub(before);
     assert!(

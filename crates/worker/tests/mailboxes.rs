@@ -17,7 +17,7 @@ async fn select_sends_responses_in_order() {
     assert!(lines[3].starts_with("* OK [UIDVALIDITY "), "{lines:#?}");
     assert!(lines[4].starts_with("* OK [UIDNEXT 3]"), "{lines:#?}");
     assert!(
-        lines[5].starts_with("* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen \\Recent"),
+        lines[5].starts_with("* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Recent \\Seen"),
         "{lines:#?}"
     );
     assert!(
@@ -26,7 +26,7 @@ async fn select_sends_responses_in_order() {
         ),
         "{lines:#?}"
     );
-    assert_eq!(lines[7], "t1 OK [READ-WRITE] SELECT completed");
+    assert_eq!(lines[7], "t1 OK [READ-WRITE] SELECT command completed");
     worker.shutdown().await.unwrap();
 }
 
@@ -35,7 +35,10 @@ async fn examine_is_read_only() {
     let mut worker = Worker::start().await;
     let mut client = worker.connect().await;
     let lines = client.ok("EXAMINE INBOX").await;
-    assert_eq!(lines.last().unwrap(), "t1 OK [READ-ONLY] EXAMINE completed");
+    assert_eq!(
+        lines.last().unwrap(),
+        "t1 OK [READ-ONLY] EXAMINE command completed"
+    );
     worker.shutdown().await.unwrap();
 }
 
@@ -366,7 +369,10 @@ async fn append_returns_appenduid() {
     client.send(b"\r\n").await;
     let lines = client.read_tagged("t1").await;
     assert!(lines[0].starts_with("t1 OK [APPENDUID "), "{lines:?}");
-    assert!(lines[0].contains(" 1] APPEND completed"), "{lines:?}");
+    assert!(
+        lines[0].contains(" 1] APPEND command completed"),
+        "{lines:?}"
+    );
     let lines = client.ok("STATUS Drafts (MESSAGES UNSEEN)").await;
     assert_eq!(lines[0], "* STATUS Drafts (MESSAGES 1 UNSEEN 0)");
     worker.shutdown().await.unwrap();
@@ -383,7 +389,7 @@ async fn append_non_synchronizing_literal() {
     client.send(&command).await;
     let lines = client.read_tagged("t1").await;
     assert!(lines[0].starts_with("t1 OK [APPENDUID "), "{lines:?}");
-    assert_eq!(client.read_line().await, "t2 OK NOOP completed");
+    assert_eq!(client.read_line().await, "t2 OK NOOP command completed");
     worker.shutdown().await.unwrap();
 }
 

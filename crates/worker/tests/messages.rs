@@ -53,13 +53,13 @@ async fn fetch_body_sets_seen() {
     let (worker, mut client) = selected(&three()).await;
     let lines = client.ok("FETCH 1 BODY[TEXT]").await;
     assert_eq!(lines[0], "* 1 FETCH (BODY[TEXT] {13}");
-    assert_eq!(lines[1], "body of one\r\n FLAGS (\\Seen \\Recent))");
+    assert_eq!(lines[1], "body of one\r\n FLAGS (\\Recent \\Seen))");
     let unseen = worker
         .nmh()
         .run("mark", &["+inbox", "-list", "-sequence", "unseen"]);
     assert_eq!(unseen.trim(), "unseen: 2-3");
     let lines = client.ok("FETCH 1 FLAGS").await;
-    assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Seen \\Recent))");
+    assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Recent \\Seen))");
     worker.shutdown().await.unwrap();
 }
 
@@ -188,7 +188,7 @@ async fn store_changes_flags() {
     let lines = client.ok("UID STORE 1 -FLAGS (\\Flagged)").await;
     assert_eq!(lines[0], "* 1 FETCH (FLAGS (\\Recent $Work) UID 1)");
     let lines = client.ok("STORE 2 FLAGS (\\Answered \\Seen)").await;
-    assert_eq!(lines[0], "* 2 FETCH (FLAGS (\\Answered \\Seen \\Recent))");
+    assert_eq!(lines[0], "* 2 FETCH (FLAGS (\\Answered \\Recent \\Seen))");
     let lines = client.ok("STORE 3 +FLAGS.SILENT (\\Deleted)").await;
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let marks = worker.nmh().mark_list("inbox");
@@ -265,7 +265,10 @@ async fn copy_keeps_flags_and_reports_copyuid() {
     client.ok("STORE 2 +FLAGS (\\Flagged)").await;
     let lines = client.ok("COPY 1:3 Archive").await;
     assert!(lines[0].starts_with("t3 OK [COPYUID "), "{lines:#?}");
-    assert!(lines[0].contains(" 1:3 1:3] COPY completed"), "{lines:#?}");
+    assert!(
+        lines[0].contains(" 1:3 1:3] COPY command completed"),
+        "{lines:#?}"
+    );
     let source_dates = client.ok("FETCH 1:3 INTERNALDATE").await;
     client.ok("SELECT Archive").await;
     let lines = client.ok("FETCH 2 FLAGS").await;
@@ -284,7 +287,7 @@ async fn move_sends_copyuid_then_expunges() {
     assert!(lines[0].starts_with("* OK [COPYUID "), "{lines:#?}");
     assert!(lines[0].contains(" 2:3 1:2]"), "{lines:#?}");
     assert_eq!(lines[1..3], ["* 3 EXPUNGE", "* 2 EXPUNGE"]);
-    assert_eq!(lines[3], "t2 OK MOVE completed");
+    assert_eq!(lines[3], "t2 OK MOVE command completed");
     let lines = client.ok("UID MOVE 1 Junk").await;
     assert_eq!(lines[1], "* 1 EXPUNGE");
     let lines = client.ok("STATUS Junk (MESSAGES)").await;

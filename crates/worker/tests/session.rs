@@ -28,7 +28,7 @@ async fn pending_input_is_processed_first() {
     let mut client = worker.connect_with(b"p1 NOOP\r\n").await;
     let login = client.read_line().await;
     assert!(login.starts_with("a0 OK"), "{login}");
-    assert_eq!(client.read_line().await, "p1 OK NOOP completed");
+    assert_eq!(client.read_line().await, "p1 OK NOOP command completed");
     worker.shutdown().await.unwrap();
 }
 
@@ -47,7 +47,7 @@ async fn logout_sends_bye_then_ok() {
     let mut client = worker.connect().await;
     let lines = client.command("LOGOUT").await;
     assert!(lines[0].starts_with("* BYE"), "{lines:?}");
-    assert_eq!(lines[1], "t1 OK LOGOUT completed");
+    assert_eq!(lines[1], "t1 OK LOGOUT command completed");
     worker.shutdown().await.unwrap();
 }
 
@@ -123,12 +123,18 @@ async fn pipelined_commands_answer_in_order() {
     client
         .send(b"p1 NOOP\r\np2 CAPABILITY\r\np3 NAMESPACE\r\np4 NOOP\r\n")
         .await;
-    assert_eq!(client.read_line().await, "p1 OK NOOP completed");
+    assert_eq!(client.read_line().await, "p1 OK NOOP command completed");
     assert!(client.read_line().await.starts_with("* CAPABILITY"));
-    assert_eq!(client.read_line().await, "p2 OK CAPABILITY completed");
+    assert_eq!(
+        client.read_line().await,
+        "p2 OK CAPABILITY command completed"
+    );
     assert!(client.read_line().await.starts_with("* NAMESPACE"));
-    assert_eq!(client.read_line().await, "p3 OK NAMESPACE completed");
-    assert_eq!(client.read_line().await, "p4 OK NOOP completed");
+    assert_eq!(
+        client.read_line().await,
+        "p3 OK NAMESPACE command completed"
+    );
+    assert_eq!(client.read_line().await, "p4 OK NOOP command completed");
     worker.shutdown().await.unwrap();
 }
 
@@ -188,7 +194,7 @@ async fn deep_pipeline_is_answered_in_order() {
     for index in 0..depth {
         assert_eq!(
             client.read_line().await,
-            format!("p{index} OK NOOP completed")
+            format!("p{index} OK NOOP command completed")
         );
     }
     worker.shutdown().await.unwrap();

@@ -20,7 +20,8 @@ pub(super) fn handle_noop(_session: &mut Session) -> Result<Completion, CommandE
 
 pub(super) fn handle_logout(session: &mut Session) -> Result<Completion, CommandError> {
     session.state = State::Logout;
-    StatusResponse::untagged(Status::Bye, None, "Logging out").encode(&mut session.out);
+    StatusResponse::untagged(Status::Bye, None, "Logging out of asimap server. Good bye.")
+        .encode(&mut session.out);
     Ok(Completion::done())
 }
 

@@ -91,7 +91,7 @@ pub(super) async fn handle_fetch(
     Ok(if is_expunge_issued {
         Completion {
             code: Some(Code::ExpungeIssued),
-            text: Some("FETCH completed; some messages were expunged meanwhile".to_owned()),
+            text: Some("FETCH command completed; some messages were expunged meanwhile".to_owned()),
         }
     } else {
         Completion::done()

@@ -90,7 +90,7 @@ pub(super) async fn handle_delete(
             .await?;
         return Ok(Completion {
             code: None,
-            text: Some("DELETE completed: messages removed, sub-mailboxes kept".to_owned()),
+            text: Some("DELETE command completed: messages removed, sub-mailboxes kept".to_owned()),
         });
     }
     session

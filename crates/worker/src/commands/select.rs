@@ -69,8 +69,14 @@ fn write_select_data(out: &mut Vec<u8>, view: &MailboxView, uid_next: u32) {
         )
         .encode(out);
     }
-    let mut flags = SYSTEM_FLAGS.to_vec();
-    flags.push(Flag::Recent);
+    let mut flags = vec![
+        Flag::Answered,
+        Flag::Deleted,
+        Flag::Draft,
+        Flag::Flagged,
+        Flag::Recent,
+        Flag::Seen,
+    ];
     for message in view.messages() {
         for keyword in message.flags.keywords() {
             let flag = Flag::Keyword(keyword.clone());
