@@ -243,6 +243,9 @@ async fn hand_off(
     login: &Login,
 ) -> Result<(UnixStream, Arc<crate::workers::Worker>), crate::HandoffError> {
     let (listener_end, worker_end) = connection_pair()?;
+    let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(listener_end))
+        .map_err(|error| crate::HandoffError::Control(error.into()))?;
+    let pending_input = reader.take_unparsed();
     let handoff = Handoff {
         connection_id: connection.id,
         peer: connection.peer,
@@ -252,13 +255,19 @@ async fn hand_off(
         is_tls: connection.is_tls,
         login_tag: Some(login.tag.as_str().to_owned()),
         client_id: state.client_id.clone(),
-        pending_input: reader.take_unparsed(),
+        pending_input: pending_input.clone(),
     };
-    let worker = shared
+    let handed = shared
         .workers
         .hand_off(&login.account, handoff, worker_end)
-        .await?;
-    let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(listener_end))
-        .map_err(|error| crate::HandoffError::Control(error.into()))?;
+        .await;
+    let worker = match handed {
+        Ok(worker) => worker,
+        Err(error) => {
+            // The client stays before login, so its pipelined commands are read there.
+            reader.restore_unparsed(pending_input);
+            return Err(error);
+        }
+    };
     Ok((stream, worker))
 }

@@ -88,6 +88,13 @@ impl ClientReader {
         std::mem::take(&mut self.buffered)
     }
 
+    /// Puts bytes taken with [`take_unparsed`](Self::take_unparsed) back in front of
+    /// anything read since.
+    pub fn restore_unparsed(&mut self, mut bytes: Vec<u8>) {
+        bytes.extend_from_slice(&self.buffered);
+        self.buffered = bytes;
+    }
+
     /// Discards everything buffered, as RFC 3501 §6.2.1 requires after STARTTLS.
     pub fn discard(&mut self) {
         *self = ClientReader::default();
@@ -175,6 +182,23 @@ mod tests {
         };
         assert!(matches!(command.body, CommandBody::Login { .. }));
         assert_eq!(reader.take_unparsed(), b"a2 SELECT INBOX\r\na3 NOOP\r\n");
+    }
+
+    #[tokio::test]
+    async fn restored_input_is_parsed_again() {
+        let mut reader = ClientReader::default();
+        let mut stream: &[u8] = b"a1 LOGIN alice secret\r\na2 NOOP\r\n";
+        reader.next(&mut stream).await.unwrap();
+
+        let pending = reader.take_unparsed();
+        reader.restore_unparsed(pending);
+        let input = reader.next(&mut stream).await.unwrap();
+
+        let Input::Command(command) = input else {
+            panic!("expected NOOP, got {input:?}");
+        };
+        assert_eq!(command.tag.as_str(), "a2");
+        assert!(matches!(command.body, CommandBody::Noop));
     }
 
     #[tokio::test]
