@@ -223,6 +223,7 @@ fn start_session(
         out: Vec::new(),
         client_id: handoff.client_id,
         spooled: Vec::new(),
+        invalid_in_a_row: 0,
     };
     let login_tag = handoff.login_tag.and_then(|tag| Tag::new(tag).ok());
     Ok(async move {

@@ -17,6 +17,10 @@ use crate::output::Output;
 use crate::table::{Validity, command_spec};
 use crate::view::{MailboxGone, MailboxView};
 
+/// Unparsable commands in a row after which the session ends with `* BYE`: a client that
+/// sends nothing valid for this long is not speaking IMAP.
+pub const MAX_INVALID_COMMANDS_IN_A_ROW: u32 = 20;
+
 /// Settings shared by the sessions of one worker.
 #[derive(Debug)]
 pub(crate) struct SessionSettings {
@@ -73,6 +77,8 @@ pub(crate) struct Session {
     pub(crate) client_id: Vec<(String, Option<String>)>,
     /// APPEND messages of the running command, spooled by the reader.
     pub(crate) spooled: Vec<File>,
+    /// Commands that could not be parsed since the last valid one.
+    pub(crate) invalid_in_a_row: u32,
 }
 
 /// The reason the command loop stopped.
@@ -124,6 +130,14 @@ impl Session {
                 }
                 Some(Input::Invalid(error)) => {
                     parse_error_response(&error).encode(&mut self.out);
+                    self.invalid_in_a_row += 1;
+                    if self.invalid_in_a_row >= MAX_INVALID_COMMANDS_IN_A_ROW {
+                        tracing::info!(
+                            session = self.id,
+                            "too many invalid commands in a row; closing"
+                        );
+                        return self.bye("Too many invalid commands").await;
+                    }
                     Ok(())
                 }
                 Some(Input::Rejected { tag, error }) => {
@@ -136,6 +150,7 @@ impl Session {
                 }
                 Some(Input::IdleEnd(_)) => Ok(()),
                 Some(Input::Command { command, spooled }) => {
+                    self.invalid_in_a_row = 0;
                     self.spooled = spooled;
                     self.execute(command).await
                 }

@@ -211,3 +211,23 @@ async fn closed_control_socket_stops_worker() {
     let result = tokio::time::timeout(common::RESPONSE_TIMEOUT, task).await;
     assert!(result.expect("worker kept running").unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn invalid_commands_in_a_row_end_session() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let limit = asimapd_worker::MAX_INVALID_COMMANDS_IN_A_ROW;
+    for round in 0..limit - 1 {
+        let lines = client.command("GARBAGE").await;
+        assert_eq!(status(&lines), "BAD", "round {round}: {lines:?}");
+    }
+    client.ok("NOOP").await;
+    for _ in 0..limit - 1 {
+        client.command("GARBAGE").await;
+    }
+    client.send(b"x1 GARBAGE\r\n").await;
+    assert!(client.read_line().await.starts_with("x1 BAD"));
+    let bye = client.read_line().await;
+    assert!(bye.starts_with("* BYE"), "{bye}");
+    worker.shutdown().await.unwrap();
+}
