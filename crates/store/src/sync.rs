@@ -82,6 +82,10 @@ impl Store {
         probe: Probe,
     ) -> Result<()> {
         let sequences = folder.sequences()?;
+        if sequences.public.sequences().next().is_none() {
+            // Emptied after the probe, maybe by a rewrite in progress: the full pass waits.
+            return self.sync_locked(name, state, live);
+        }
         let row = self.mailbox_row(name)?;
         let rows = self.index().messages(row.id)?;
         let numbers: Vec<MessageNumber> = rows.iter().map(|message| message.number).collect();
