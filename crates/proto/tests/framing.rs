@@ -115,6 +115,19 @@ fn streamed_literal_outside_append_is_rejected() {
     ));
     let error = parser.next_event().unwrap_err();
     assert_eq!(error.kind, ErrorKind::UnexpectedExternalLiteral);
+
+    let outcomes = parse_everywhere(
+        b"a LOGIN {3}\r\nabc x\r\n",
+        Limits::default(),
+        Policy::StreamAll,
+    );
+    assert!(matches!(&outcomes[0], Outcome::Literal(request) if !request.is_append_message));
+    assert_eq!(outcomes[1], Outcome::Streamed(b"abc".to_vec()));
+    let Outcome::Error(error) = &outcomes[2] else {
+        panic!("no error: {outcomes:?}");
+    };
+    assert_eq!(error.kind, ErrorKind::UnexpectedExternalLiteral);
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
 }
 
 #[test]

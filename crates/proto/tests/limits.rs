@@ -4,7 +4,7 @@
 mod common;
 
 use asimapd_proto::*;
-use common::{Outcome, Policy, parse_error, parse_everywhere};
+use common::{Outcome, Policy, parse_at, parse_error, parse_everywhere, read_lines_everywhere};
 
 fn small_limits() -> Limits {
     Limits {
@@ -144,6 +144,92 @@ fn line_over_limit_is_rejected_with_tag() {
     assert_eq!(commands(&outcomes), vec![&CommandBody::Noop]);
 }
 
+/// Builds a LOGIN line of exactly `len` bytes, CRLF included, followed by a NOOP.
+fn login_line(len: usize) -> Vec<u8> {
+    let mut line = b"a LOGIN user ".to_vec();
+    line.resize(len - 2, b'p');
+    line.extend_from_slice(b"\r\nb NOOP\r\n");
+    line
+}
+
+/// Checks that a line of `max` bytes parses and a line of `max + 1` bytes is rejected, with
+/// the command after it read either way.
+fn check_line_limit(limits: Limits, max: usize) {
+    let fits = login_line(max);
+    let positions = [1, 2, 13, max / 2, max - 2, max - 1, max, max + 1];
+    let outcomes = parse_at(&fits, limits, Policy::Accept, &[1, 4096], &positions);
+    assert!(errors(&outcomes).is_empty(), "line of {max} bytes");
+    let bodies = commands(&outcomes);
+    assert_eq!(bodies.len(), 2, "line of {max} bytes");
+    assert!(matches!(bodies[0], CommandBody::Login { .. }));
+
+    let too_long = login_line(max + 1);
+    let outcomes = parse_at(&too_long, limits, Policy::Accept, &[1, 4096], &positions);
+    let errors = errors(&outcomes);
+    assert_eq!(errors.len(), 1, "line of {} bytes", max + 1);
+    assert_eq!(errors[0].kind, ErrorKind::LineTooLong { max });
+    assert_eq!(errors[0].tag, Some(Tag::new("a").unwrap()));
+    assert_eq!(commands(&outcomes), vec![&CommandBody::Noop]);
+}
+
+#[test]
+fn default_line_limit_is_exact() {
+    check_line_limit(Limits::default(), MAX_LINE_LEN);
+}
+
+#[test]
+fn pre_auth_line_limit_is_exact() {
+    check_line_limit(Limits::pre_auth(), PRE_AUTH_MAX_LINE_LEN);
+}
+
+#[test]
+fn literal_of_max_len_is_accepted() {
+    let input = format!("a APPEND INBOX {{{MAX_LITERAL_LEN}}}\r\n");
+    let outcomes = parse_everywhere(input.as_bytes(), Limits::default(), Policy::Reject);
+    let Outcome::Literal(request) = &outcomes[0] else {
+        panic!("no literal request: {outcomes:?}");
+    };
+    assert_eq!(request.len, MAX_LITERAL_LEN);
+    assert!(errors(&outcomes).is_empty(), "{outcomes:?}");
+}
+
+#[test]
+fn default_command_limit_counts_accepted_literals() {
+    // A 10 MiB message fits into memory, but a second message of 64 KiB would make the
+    // command longer than MAX_COMMAND_LEN.
+    let header = format!("a APPEND INBOX {{{MAX_LITERAL_LEN}+}}\r\n");
+    let second = MAX_COMMAND_LEN - MAX_LITERAL_LEN as usize;
+    let mut input = header.clone().into_bytes();
+    input.resize(header.len() + MAX_LITERAL_LEN as usize, b'm');
+    input.extend_from_slice(format!(" {{{second}+}}\r\n").as_bytes());
+    let second_start = input.len();
+    input.resize(second_start + second, b'n');
+    input.extend_from_slice(b"\r\nb NOOP\r\n");
+
+    let positions = [
+        header.len(),
+        second_start - 3,
+        second_start,
+        input.len() - 8,
+    ];
+    let outcomes = parse_at(
+        &input,
+        Limits::default(),
+        Policy::Accept,
+        &[65536],
+        &positions,
+    );
+    let errors = errors(&outcomes);
+    assert_eq!(errors.len(), 1, "{:?}", errors);
+    assert_eq!(
+        errors[0].kind,
+        ErrorKind::CommandTooLong {
+            max: MAX_COMMAND_LEN
+        }
+    );
+    assert_eq!(commands(&outcomes), vec![&CommandBody::Noop]);
+}
+
 #[test]
 fn unterminated_long_line_rejected_early() {
     let mut parser = CommandParser::new(small_limits());
@@ -155,6 +241,14 @@ fn unterminated_long_line_rejected_early() {
         panic!("NOOP not parsed after a discarded line");
     };
     assert_eq!(command.body, CommandBody::Noop);
+
+    let mut input = vec![b'x'; 103];
+    input.extend_from_slice(b"\r\nb NOOP\r\n");
+    let outcomes = parse_everywhere(&input, small_limits(), Policy::Accept);
+    let errors = errors(&outcomes);
+    assert_eq!(errors.len(), 1, "{outcomes:?}");
+    assert_eq!(errors[0].kind, ErrorKind::LineTooLong { max: 64 });
+    assert_eq!(commands(&outcomes), vec![&CommandBody::Noop]);
 }
 
 #[test]
@@ -238,6 +332,17 @@ fn idle_done_matches_any_case() {
         parser.next_idle_done().unwrap_err().kind,
         ErrorKind::ExpectedDone
     );
+
+    let results = read_lines_everywhere(
+        b"done\r\nDONE\r\nnope\r\n",
+        Limits::default(),
+        CommandParser::next_idle_done,
+    );
+    let kinds: Vec<Result<(), ErrorKind>> = results
+        .into_iter()
+        .map(|result| result.map_err(|error| error.kind))
+        .collect();
+    assert_eq!(kinds, vec![Ok(()), Ok(()), Err(ErrorKind::ExpectedDone)]);
 }
 
 #[test]
@@ -261,6 +366,27 @@ fn authenticate_continuations_decode_and_cancel() {
         parser.next_authenticate_response().unwrap_err().kind,
         ErrorKind::InvalidBase64
     );
+
+    let results = read_lines_everywhere(
+        b"dGVzdAB0ZXN0AHRlc3Q=\r\n*\r\n\r\n!!\r\n",
+        Limits::pre_auth(),
+        CommandParser::next_authenticate_response,
+    );
+    let kinds: Vec<Result<AuthenticateResponse, ErrorKind>> = results
+        .into_iter()
+        .map(|result| result.map_err(|error| error.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            Ok(AuthenticateResponse::Data(Secret::new(
+                b"test\0test\0test".to_vec()
+            ))),
+            Ok(AuthenticateResponse::Cancel),
+            Ok(AuthenticateResponse::Data(Secret::new(Vec::new()))),
+            Err(ErrorKind::InvalidBase64),
+        ]
+    );
 }
 
 #[test]
@@ -280,6 +406,22 @@ fn authenticate_line_over_limit_is_rejected() {
         Ok(Some(AuthenticateResponse::Cancel)),
         "the rest of the long line must be discarded"
     );
+
+    let mut input = vec![b'A'; PRE_AUTH_MAX_LINE_LEN + 5];
+    input.extend_from_slice(b"\r\n*\r\n");
+    let results = read_lines_everywhere(
+        &input,
+        Limits::pre_auth(),
+        CommandParser::next_authenticate_response,
+    );
+    let kinds: Vec<Result<AuthenticateResponse, ErrorKind>> = results
+        .into_iter()
+        .map(|result| result.map_err(|error| error.kind))
+        .collect();
+    let too_long = ErrorKind::LineTooLong {
+        max: PRE_AUTH_MAX_LINE_LEN,
+    };
+    assert_eq!(kinds, vec![Err(too_long), Ok(AuthenticateResponse::Cancel)]);
 }
 
 #[test]

@@ -264,16 +264,49 @@ fn flag() -> impl Strategy<Value = Flag> {
 }
 
 fn code() -> impl Strategy<Value = Code> {
-    prop_oneof![
+    let simple = prop_oneof![
         Just(Code::Alert),
+        Just(Code::Parse),
         Just(Code::ReadOnly),
+        Just(Code::ReadWrite),
         Just(Code::TryCreate),
-        Just(Code::NonExistent),
-        Just(Code::ServerBug),
+        Just(Code::UidNotSticky),
+        Just(Code::NoModSeq),
+        Just(Code::Closed),
+        Just(Code::Unavailable),
+        Just(Code::AuthenticationFailed),
+        Just(Code::AuthorizationFailed),
+        Just(Code::Expired),
+        Just(Code::PrivacyRequired),
+        Just(Code::ContactAdmin),
+        Just(Code::NoPerm),
+        Just(Code::InUse),
         Just(Code::ExpungeIssued),
+        Just(Code::Corruption),
+        Just(Code::ServerBug),
+        Just(Code::ClientBug),
+        Just(Code::Cannot),
+        Just(Code::Limit),
+        Just(Code::OverQuota),
+        Just(Code::AlreadyExists),
+        Just(Code::NonExistent),
+        Just(Code::TooBig),
+        Just(Code::UseAttr),
+        Just(Code::NotSaved),
+        Just(Code::HasChildren),
+        Just(Code::CompressionActive),
+    ];
+    prop_oneof![
+        simple,
+        vec("[A-Za-z0-9-]{1,10}", 0..3).prop_map(Code::BadCharset),
         nz().prop_map(|n| Code::UidNext(Uid::from_nonzero(n))),
         nz().prop_map(|n| Code::UidValidity(UidValidity::from_nonzero(n))),
+        nz().prop_map(|n| Code::Unseen(SeqNum::from_nonzero(n))),
         (1u64..=MAX_MOD_SEQ).prop_map(|n| Code::HighestModSeq(ModSeq::new(n).unwrap())),
+        (nz(), set()).prop_map(|(v, uids)| Code::AppendUid {
+            uid_validity: UidValidity::from_nonzero(v),
+            uids,
+        }),
         (nz(), set(), set()).prop_map(|(v, source, destination)| Code::CopyUid {
             uid_validity: UidValidity::from_nonzero(v),
             source,
@@ -287,6 +320,12 @@ fn code() -> impl Strategy<Value = Code> {
         }),
         vec(atom(), 1..4).prop_map(Code::Capability),
         set().prop_map(Code::Modified),
+        "[A-Za-z0-9_-]{1,20}".prop_map(Code::MailboxId),
+        (
+            "X-[A-Z]{1,8}".prop_map(|name| Atom::new(name).unwrap()),
+            option::of("[!-\\\\^-~]([ -\\\\^-~]{0,10}[!-\\\\^-~])?")
+        )
+            .prop_map(|(name, text)| Code::Other(name, text)),
     ]
 }
 
@@ -338,49 +377,148 @@ fn data() -> impl Strategy<Value = Data> {
         }),
         (any::<bool>(), set()).prop_map(|(is_earlier, uids)| Data::Vanished { is_earlier, uids }),
         (
-            option::of(nz()),
+            option::of("[A-Za-z0-9.]{1,6}".prop_map(|t| Tag::new(t).unwrap())),
+            (option::of(nz()), option::of(nz())),
             option::of(set()),
             option::of(any::<u32>()),
-            any::<bool>()
-        )
-            .prop_map(|(min, all, count, is_uid)| Data::ESearch {
-                tag: Some(Tag::new("A1").unwrap()),
-                is_uid,
-                min: min.map(NonZeroU32::get),
-                max: None,
-                all,
-                count,
-                modseq: None,
-            }),
-        (
-            mailbox(),
-            option::of(prop_oneof![Just('/'), Just('.')]),
+            option::of(1u64..=MAX_MOD_SEQ),
             any::<bool>()
         )
             .prop_map(
-                |(name, delimiter, has_child_info)| Data::List(MailboxListing {
-                    attributes: vec!["\\HasChildren".into(), "\\Sent".into()],
-                    delimiter,
-                    name,
-                    extended: if has_child_info {
-                        vec![ListItem::ChildInfo(vec!["SUBSCRIBED".into()])]
-                    } else {
-                        vec![]
-                    },
-                })
+                |(tag, (min, max), all, count, modseq, is_uid)| Data::ESearch {
+                    tag,
+                    is_uid,
+                    min: min.map(NonZeroU32::get),
+                    max: max.map(NonZeroU32::get),
+                    all,
+                    count,
+                    modseq: modseq.and_then(ModSeq::new),
+                }
             ),
-        (mailbox(), any::<u32>(), any::<u64>()).prop_map(|(mailbox, messages, size)| {
-            Data::Status {
-                mailbox,
-                values: vec![
-                    StatusValue::Number(StatusItem::Messages, u64::from(messages)),
-                    StatusValue::Number(StatusItem::Size, size >> 1),
-                    StatusValue::NoAppendLimit,
-                ],
+        (vec(nz(), 0..5), option::of(1u64..=MAX_MOD_SEQ)).prop_map(|(numbers, modseq)| {
+            Data::Sort {
+                numbers: numbers.into_iter().map(NonZeroU32::get).collect(),
+                modseq: modseq.and_then(ModSeq::new),
             }
         }),
+        listing().prop_map(Data::Lsub),
+        option::of(vec(("[a-z-]{1,10}", option::of("\\PC{0,12}")), 0..4)).prop_map(Data::Id),
+        (namespace(), namespace(), namespace()).prop_map(|(personal, other_users, shared)| {
+            Data::Namespace {
+                personal,
+                other_users,
+                shared,
+            }
+        }),
+        (
+            "\\PC{0,10}",
+            vec(
+                (
+                    "[A-Z]{1,8}".prop_map(|n| Atom::new(n).unwrap()),
+                    any::<u64>(),
+                    any::<u64>()
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(root, resources)| Data::Quota {
+                root,
+                resources: resources
+                    .into_iter()
+                    .map(|(name, usage, limit)| (name, usage >> 1, limit >> 1))
+                    .collect(),
+            }),
+        (mailbox(), vec("\\PC{0,10}", 0..3))
+            .prop_map(|(mailbox, roots)| Data::QuotaRoot { mailbox, roots }),
+        listing().prop_map(Data::List),
+        (mailbox(), vec(status_value(), 0..6))
+            .prop_map(|(mailbox, values)| Data::Status { mailbox, values }),
     ]
 }
+
+fn listing() -> impl Strategy<Value = MailboxListing> {
+    let attribute = prop_oneof![
+        Just("\\HasChildren".to_string()),
+        Just("\\HasNoChildren".to_string()),
+        Just("\\Noselect".to_string()),
+        Just("\\NonExistent".to_string()),
+        Just("\\Subscribed".to_string()),
+        Just("\\Sent".to_string()),
+        Just("\\Drafts".to_string()),
+    ];
+    let item = prop_oneof![
+        vec("[A-Z]{1,10}", 1..3).prop_map(ListItem::ChildInfo),
+        mailbox().prop_map(ListItem::OldName),
+    ];
+    (
+        vec(attribute, 0..4),
+        option::of(prop_oneof![Just('/'), Just('.'), Just('"'), Just('\\')]),
+        mailbox(),
+        vec(item, 0..3),
+    )
+        .prop_map(|(attributes, delimiter, name, extended)| MailboxListing {
+            attributes,
+            delimiter,
+            name,
+            extended,
+        })
+}
+
+fn status_value() -> impl Strategy<Value = StatusValue> {
+    let numeric = prop_oneof![
+        Just(StatusItem::Messages),
+        Just(StatusItem::Recent),
+        Just(StatusItem::UidNext),
+        Just(StatusItem::UidValidity),
+        Just(StatusItem::Unseen),
+        Just(StatusItem::Deleted),
+        Just(StatusItem::Size),
+        Just(StatusItem::HighestModSeq),
+        Just(StatusItem::AppendLimit),
+    ];
+    prop_oneof![
+        (numeric, any::<u64>()).prop_map(|(item, value)| StatusValue::Number(item, value >> 1)),
+        Just(StatusValue::NoAppendLimit),
+        "[A-Za-z0-9_-]{1,20}".prop_map(StatusValue::MailboxId),
+    ]
+}
+
+fn namespace() -> impl Strategy<Value = Vec<NamespaceEntry>> {
+    vec(
+        ("\\PC{0,8}", option::of(prop_oneof![Just('/'), Just('.')]))
+            .prop_map(|(prefix, delimiter)| NamespaceEntry { prefix, delimiter }),
+        0..3,
+    )
+}
+
+fn date_time() -> impl Strategy<Value = DateTime> {
+    (1990u16..2100, 1u8..=12, 1u8..=28, 0u8..24, -1439i16..=1439).prop_map(|(y, mo, d, h, zone)| {
+        DateTime::new(Date::new(y, mo, d).unwrap(), h, 59, 0, zone).unwrap()
+    })
+}
+
+/// Section texts as a FETCH response names them; header field names are atoms.
+fn section_text() -> impl Strategy<Value = Option<SectionText>> {
+    let names = vec("[A-Za-z][A-Za-z0-9-]{0,10}", 1..4);
+    prop_oneof![
+        Just(None),
+        Just(Some(SectionText::Header)),
+        Just(Some(SectionText::Text)),
+        names
+            .clone()
+            .prop_map(|names| Some(SectionText::HeaderFields(names))),
+        names.prop_map(|names| Some(SectionText::HeaderFieldsNot(names))),
+    ]
+}
+
+/// Parenthesised ENVELOPE, BODY and BODYSTRUCTURE values, which the response carries as
+/// bytes the mime crate wrote.
+const STRUCTURES: &[&str] = &[
+    ENVELOPE,
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+    r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 6 1)"#,
+    r#"(("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 12 1 NIL NIL NIL NIL)("application" "pdf" ("name" "a\"b\\.pdf") NIL NIL "base64" 100 NIL ("attachment" ("filename" "a.pdf")) NIL NIL) "mixed" ("boundary" "b") NIL NIL NIL)"#,
+];
 
 fn fetch_value() -> impl Strategy<Value = FetchValue> {
     let bytes = prop_oneof![
@@ -392,11 +530,7 @@ fn fetch_value() -> impl Strategy<Value = FetchValue> {
         vec(flag(), 0..4).prop_map(FetchValue::Flags),
         any::<u64>().prop_map(|n| FetchValue::Rfc822Size(n >> 1)),
         (1u64..=MAX_MOD_SEQ).prop_map(|n| FetchValue::ModSeq(ModSeq::new(n).unwrap())),
-        (1990u16..2100, 1u8..=12, 1u8..=28, 0u8..24, -1439i16..=1439).prop_map(
-            |(y, mo, d, h, zone)| FetchValue::InternalDate(
-                DateTime::new(Date::new(y, mo, d).unwrap(), h, 59, 0, zone).unwrap()
-            )
-        ),
+        date_time().prop_map(FetchValue::InternalDate),
         (
             vec(nz(), 0..3),
             option::of(any::<u32>()),
@@ -414,6 +548,37 @@ fn fetch_value() -> impl Strategy<Value = FetchValue> {
             data: Some(data),
         }),
         "[A-Za-z0-9_-]{1,20}".prop_map(FetchValue::EmailId),
+        option::of("[A-Za-z0-9_-]{1,20}").prop_map(FetchValue::ThreadId),
+        option::of(date_time()).prop_map(FetchValue::SaveDate),
+        (vec(nz(), 0..3), any::<u64>()).prop_map(|(part, size)| FetchValue::BinarySize {
+            part,
+            size: size >> 1
+        }),
+        (0..STRUCTURES.len()).prop_map(|i| FetchValue::Envelope(STRUCTURES[i].into())),
+        (0..STRUCTURES.len()).prop_map(|i| FetchValue::BodyStructure(STRUCTURES[i].into())),
+        (0..STRUCTURES.len()).prop_map(|i| FetchValue::Body(STRUCTURES[i].into())),
+        (
+            prop_oneof![
+                Just(BodyKey::Rfc822),
+                Just(BodyKey::Rfc822Header),
+                Just(BodyKey::Rfc822Text),
+                (vec(nz(), 0..3), section_text(), option::of(any::<u32>())).prop_map(
+                    |(part, text, origin)| BodyKey::Section {
+                        section: Section { part, text },
+                        origin: origin.map(u64::from),
+                    }
+                ),
+                (vec(nz(), 1..3), any::<u32>()).prop_map(|(part, origin)| BodyKey::Section {
+                    section: Section {
+                        part,
+                        text: Some(SectionText::Mime),
+                    },
+                    origin: Some(u64::from(origin)),
+                }),
+            ],
+            option::of(vec(any::<u8>(), 0..40))
+        )
+            .prop_map(|(key, data)| FetchValue::BodyData { key, data }),
     ]
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::fmt::Debug;
+
 use asimapd_proto::{Command, CommandParser, Event, Limits, LiteralRequest, ParseError};
 
 /// One thing the parser reported.
@@ -22,6 +24,8 @@ pub enum Policy {
     Accept,
     /// Stream APPEND message data, accept the rest.
     StreamAppend,
+    /// Stream every literal, even where the command does not allow it.
+    StreamAll,
     /// Reject every literal.
     Reject,
 }
@@ -54,6 +58,7 @@ fn drain(parser: &mut CommandParser, policy: Policy, outcomes: &mut Vec<Outcome>
                     Policy::Accept => accept(parser, outcomes),
                     Policy::StreamAppend if is_append => parser.stream_literal(),
                     Policy::StreamAppend => accept(parser, outcomes),
+                    Policy::StreamAll => parser.stream_literal(),
                     Policy::Reject => parser.reject_literal(),
                 }
             }
@@ -68,25 +73,97 @@ fn accept(parser: &mut CommandParser, outcomes: &mut Vec<Outcome>) {
     }
 }
 
+/// Returns the ways the tests cut an input into reads: whole, one byte at a time, and in two
+/// at every position.
+pub fn splits(input: &[u8]) -> Vec<Vec<&[u8]>> {
+    let mut out = vec![vec![input], input.chunks(1).collect()];
+    for split in 1..input.len() {
+        let (head, tail) = input.split_at(split);
+        out.push(vec![head, tail]);
+    }
+    out
+}
+
+/// Names a cut of [`splits`] in a failure message.
+fn describe(chunks: &[&[u8]]) -> String {
+    match chunks {
+        [_] => "whole input".to_string(),
+        [head, _] => format!("split at {}", head.len()),
+        _ => "byte-by-byte run".to_string(),
+    }
+}
+
 /// Runs the parser on `input` whole, fed one byte at a time, and split in two at every
 /// position. Asserts that all runs agree, then returns the events.
 pub fn parse_everywhere(input: &[u8], limits: Limits, policy: Policy) -> Vec<Outcome> {
     let whole = run_chunks(&[input], limits, policy);
-    let bytes: Vec<&[u8]> = input.chunks(1).collect();
-    let by_byte = run_chunks(&bytes, limits, policy);
-    assert_eq!(
-        by_byte,
-        whole,
-        "byte-by-byte run differs for {}",
-        escape(input)
-    );
-    for split in 1..input.len() {
-        let (head, tail) = input.split_at(split);
-        let halves = run_chunks(&[head, tail], limits, policy);
+    for chunks in splits(input).iter().skip(1) {
+        let outcomes = run_chunks(chunks, limits, policy);
         assert_eq!(
-            halves,
+            outcomes,
             whole,
-            "split at {split} differs for {}",
+            "{} differs for {}",
+            describe(chunks),
+            escape(input)
+        );
+    }
+    whole
+}
+
+/// Runs the parser on an input too long to split at every position: whole, in reads of each
+/// of `read_sizes` bytes, and split in two at each of `positions`. Asserts that all runs
+/// agree, then returns the events.
+pub fn parse_at(
+    input: &[u8],
+    limits: Limits,
+    policy: Policy,
+    read_sizes: &[usize],
+    positions: &[usize],
+) -> Vec<Outcome> {
+    let whole = run_chunks(&[input], limits, policy);
+    for &size in read_sizes {
+        let chunks: Vec<&[u8]> = input.chunks(size).collect();
+        let outcomes = run_chunks(&chunks, limits, policy);
+        assert!(outcomes == whole, "reads of {size} bytes differ");
+    }
+    for &position in positions {
+        let (head, tail) = input.split_at(position);
+        let outcomes = run_chunks(&[head, tail], limits, policy);
+        assert!(outcomes == whole, "split at {position} differs");
+    }
+    whole
+}
+
+/// Feeds `input` in every split of [`splits`] to a parser that reads raw lines between
+/// commands (AUTHENTICATE replies, the end of IDLE) with `read`, calling it after each read
+/// until it returns `Ok(None)`. Asserts that all runs agree, then returns the results.
+pub fn read_lines_everywhere<T: PartialEq + Debug>(
+    input: &[u8],
+    limits: Limits,
+    read: fn(&mut CommandParser) -> Result<Option<T>, ParseError>,
+) -> Vec<Result<T, ParseError>> {
+    let run = |chunks: &[&[u8]]| {
+        let mut parser = CommandParser::new(limits);
+        let mut results = Vec::new();
+        for chunk in chunks {
+            parser.feed(chunk);
+            loop {
+                match read(&mut parser) {
+                    Ok(None) => break,
+                    Ok(Some(value)) => results.push(Ok(value)),
+                    Err(error) => results.push(Err(error)),
+                }
+            }
+        }
+        results
+    };
+    let whole = run(&[input]);
+    for chunks in splits(input).iter().skip(1) {
+        assert_eq!(
+            run(chunks),
+            whole,
+            "{} differs for {}",
+            describe(chunks),
             escape(input)
         );
     }
@@ -123,7 +200,11 @@ pub fn parse_one_with(input: &[u8], limits: Limits) -> Command {
 
 /// Parses `input` and returns the one error it must produce.
 pub fn parse_error(input: &[u8]) -> ParseError {
-    let outcomes = parse_everywhere(input, Limits::default(), Policy::Accept);
+    parse_error_with(input, Limits::default())
+}
+
+pub fn parse_error_with(input: &[u8], limits: Limits) -> ParseError {
+    let outcomes = parse_everywhere(input, limits, Policy::Accept);
     let errors: Vec<ParseError> = outcomes
         .into_iter()
         .filter_map(|outcome| match outcome {
