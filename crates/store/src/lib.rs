@@ -21,6 +21,7 @@
 
 mod error;
 mod events;
+mod flag_writes;
 mod flags;
 mod import;
 mod index;
@@ -33,6 +34,7 @@ mod watch;
 
 pub use error::{Result, StoreError};
 pub use events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
+pub use flag_writes::FLAG_RECHECK_PERIOD;
 pub use flags::{DEFAULT_UNSEEN_SEQUENCE, FlagMap, FlagSet, SystemFlag};
 pub use import::{
     ASIMAP_DB_FILE, Imported, ImportedMailbox, MAX_IMPORTED_UIDS, SkippedMailbox, expand_ranges,

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, StoreError};
 use crate::events::{MailboxEvent, MessageView};
+use crate::flag_writes::repair_writes;
 use crate::flags::FlagSet;
 use crate::import::Imported;
 use crate::index::{
@@ -49,6 +50,9 @@ impl Store {
         live: &mut Live,
     ) -> Result<()> {
         let folder = self.inner.root.folder(name)?;
+        if !live.flag_writes.is_empty() && folder.exists() {
+            repair_writes(&folder, &mut live.flag_writes)?;
+        }
         let probe = match folder.probe() {
             Ok(probe) => probe,
             Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
@@ -128,6 +132,7 @@ impl Store {
         if !folder.exists() {
             return self.vanished(name, state);
         }
+        repair_writes(&folder, &mut live.flag_writes)?;
         self.watch_appends(&folder, live)?;
         let (snapshot, present) = match stable_snapshot(&folder) {
             Ok(taken) => taken,

@@ -1,0 +1,119 @@
+//! STORE against nmh's `folder +F N`, which writes back a stale copy of `.mh_sequences`.
+//!
+//! `folder +F N` (nmh 1.8) reads the file under a read lock, lets go, then truncates it and
+//! writes what it read with the new `cur`. A STORE that lands in between is written over.
+//! The store watches each STORE's sequence changes for `FLAG_RECHECK_PERIOD` and applies
+//! them again when they are gone.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use asimapd_proto::Flag;
+use asimapd_store::{FLAG_RECHECK_PERIOD, FlagSet, StoreMode, SystemFlag, WatchConfig};
+use support::*;
+
+/// Messages in the folder; each gets one STORE.
+const COUNT: u32 = 40;
+/// Rounds of the race, each in a fresh folder.
+const ROUNDS: usize = 3;
+
+fn flagged() -> FlagSet {
+    let mut flags = FlagSet::new();
+    flags.insert(&Flag::Flagged);
+    flags
+}
+
+/// Returns the numbers in the `flagged` sequence, as nmh reads them.
+fn flagged_numbers(home: &asimapd_testkit::nmh::NmhHome, folder: &str) -> Vec<u32> {
+    let output = home.output(
+        "mark",
+        &[&format!("+{folder}"), "-list", "-sequence", "flagged"],
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let Some(ranges) = text.lines().find_map(|line| line.strip_prefix("flagged: ")) else {
+        return Vec::new();
+    };
+    let mut numbers = Vec::new();
+    for range in ranges.split_whitespace() {
+        match range.split_once('-') {
+            Some((low, high)) => {
+                numbers.extend(low.parse::<u32>().unwrap()..=high.parse::<u32>().unwrap())
+            }
+            None => numbers.push(range.parse().unwrap()),
+        }
+    }
+    numbers
+}
+
+#[test]
+fn store_survives_concurrent_setcur() {
+    let Some(home) = home() else { return };
+    let mut setcur_runs = 0;
+    let mut lost_before_repair = 0;
+    for round in 0..ROUNDS {
+        let folder = format!("race{round}");
+        home.create_folder(&folder);
+        let ids: Vec<String> = (1..=COUNT).map(|i| format!("m{i}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        fill_settled(&home, &folder, &ids);
+        let store = open_store(&home);
+        let _selected = store.select(&folder).unwrap();
+        let watcher = store.spawn_watcher(WatchConfig::default()).unwrap();
+
+        let stop = AtomicBool::new(false);
+        let runs = std::thread::scope(|scope| {
+            let setcur = scope.spawn(|| {
+                let mut runs = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let number = (runs % COUNT + 1).to_string();
+                    home.run("folder", &[&format!("+{folder}"), &number, "-fast"]);
+                    runs += 1;
+                }
+                runs
+            });
+            for i in 1..=COUNT {
+                store
+                    .store_flags(&folder, &[uid(i)], StoreMode::Add, &flagged(), None)
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(u64::from(i % 7)));
+            }
+            stop.store(true, Ordering::Relaxed);
+            setcur.join().unwrap()
+        });
+        assert!(runs > 0, "folder +F never ran");
+        setcur_runs += runs;
+        lost_before_repair += COUNT as usize - flagged_numbers(&home, &folder).len();
+
+        // The watcher re-checks within its poll interval; wait for the whole period.
+        let deadline = Instant::now() + FLAG_RECHECK_PERIOD + Duration::from_secs(1);
+        while Instant::now() < deadline && flagged_numbers(&home, &folder).len() < COUNT as usize {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(watcher);
+
+        let expected: Vec<u32> = (1..=COUNT).collect();
+        assert_eq!(
+            flagged_numbers(&home, &folder),
+            expected,
+            "round {round}: every STORE is in .mh_sequences"
+        );
+        store.check(&folder).unwrap();
+        let selected = store.select(&folder).unwrap();
+        let unflagged: Vec<u32> = selected
+            .messages
+            .iter()
+            .filter(|m| !m.flags.has(SystemFlag::Flagged))
+            .map(|m| m.uid.get())
+            .collect();
+        assert!(
+            unflagged.is_empty(),
+            "round {round}: index lost \\Flagged on {unflagged:?}"
+        );
+    }
+    eprintln!(
+        "folder +F ran {setcur_runs} times; {lost_before_repair} STOREs were missing from \
+         .mh_sequences right after the race"
+    );
+}
