@@ -49,4 +49,7 @@ pub use reconcile::{AddedMessage, DiskMessage, Plan, ReconcileError, reconcile};
 pub use schema::{BUSY_TIMEOUT, INDEX_FILE, SCHEMA_VERSION, open_index, schema_version};
 pub use store::{Selected, Store};
 pub use sync::SNAPSHOT_ATTEMPTS;
-pub use watch::{DEFAULT_POLL_INTERVAL, DEFAULT_SCAN_INTERVAL, EVENT_TICK, WatchConfig, Watcher};
+pub use watch::{
+    DEFAULT_MAX_WATCHES, DEFAULT_POLL_INTERVAL, DEFAULT_SCAN_INTERVAL, EVENT_TICK, WatchConfig,
+    Watcher,
+};

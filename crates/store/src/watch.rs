@@ -4,7 +4,8 @@
 //! selected, and brings a mailbox up to date as soon as its folder reports a change. Every
 //! [`WatchConfig::poll_interval`] it also runs the cheap [`Store::check`] on each selected
 //! mailbox. That pass covers files still settling, appends still watched, and mailboxes
-//! without a watch (no inotify, or the kernel's `max_user_watches` reached, logged once).
+//! without a watch (no inotify, the kernel's `max_user_watches` or
+//! [`WatchConfig::max_watches`] reached, logged once per store).
 //! Every [`WatchConfig::scan_interval`] it runs a full [`Store::sync`] of every folder, which
 //! also catches messages rewritten in place (`anno`), which change no directory stamp.
 
@@ -27,6 +28,10 @@ pub const EVENT_TICK: Duration = Duration::from_millis(100);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Default interval of the full scan of every folder.
 pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(300);
+/// Default maximum of inotify watches that one watcher adds, one per selected mailbox. The
+/// kernel's per-user limit (`fs.inotify.max_user_watches`) is shared by every process of the
+/// user and may be reached first. Either way the mailboxes left without a watch are polled.
+pub const DEFAULT_MAX_WATCHES: usize = 4096;
 
 /// Intervals of the watcher thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +42,9 @@ pub struct WatchConfig {
     pub scan_interval: Duration,
     /// False to skip inotify and poll only.
     pub use_inotify: bool,
+    /// Maximum number of inotify watches this watcher adds. Selected mailboxes beyond it
+    /// are polled.
+    pub max_watches: usize,
 }
 
 impl Default for WatchConfig {
@@ -45,6 +53,7 @@ impl Default for WatchConfig {
             poll_interval: DEFAULT_POLL_INTERVAL,
             scan_interval: DEFAULT_SCAN_INTERVAL,
             use_inotify: true,
+            max_watches: DEFAULT_MAX_WATCHES,
         }
     }
 }
@@ -80,7 +89,7 @@ impl Store {
         })
     }
 
-    fn log_polling_once(&self, reason: &str, error: &std::io::Error) {
+    fn log_polling_once(&self, reason: &str, error: &dyn std::fmt::Display) {
         if !self.inner.polling_logged.swap(true, Ordering::Relaxed) {
             tracing::warn!(%error, reason, "inotify unavailable; polling folders instead");
         }
@@ -175,6 +184,12 @@ impl WatchState {
             | WatchMask::MOVE_SELF;
         for name in selected {
             if self.watched.contains_key(name) {
+                continue;
+            }
+            if self.watched.len() >= self.config.max_watches {
+                let limit = format!("{} watches in use", self.watched.len());
+                self.store
+                    .log_polling_once("watch limit of the store watcher reached", &limit);
                 continue;
             }
             let Ok(folder) = self.store.root().folder(name) else {
