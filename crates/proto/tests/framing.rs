@@ -195,3 +195,55 @@ fn quoted_strings_honour_escapes() {
     assert_eq!(username, "a\"b");
     assert_eq!(password.expose(), b"c\\d");
 }
+
+/// RFC 9051 §9: `ASTRING-CHAR` is `ATOM-CHAR` plus `]`, `list-char` adds `%` and `*`, and
+/// a tag is an astring without `+`.
+#[test]
+fn atoms_and_astrings_follow_abnf() {
+    let command = parse_one(b"a LOGIN us]er p!#$&'+,-./:;<=>?@^_`|}~w\r\n");
+    let CommandBody::Login { username, password } = command.body else {
+        panic!("not LOGIN: {command:?}");
+    };
+    assert_eq!(username, "us]er");
+    assert_eq!(password.expose(), b"p!#$&'+,-./:;<=>?@^_`|}~w");
+
+    let command = parse_one(b"a LIST Ref] foo]%/*\r\n");
+    let CommandBody::List(arguments) = command.body else {
+        panic!("not LIST: {command:?}");
+    };
+    assert_eq!(arguments.reference.as_str(), "Ref]");
+    assert_eq!(arguments.patterns, vec![ListPattern::new("foo]%/*")]);
+
+    let command = parse_one(b"a] NOOP\r\n");
+    assert_eq!(command.tag, Tag::new("a]").unwrap());
+
+    let invalid: &[(&[u8], &str)] = &[
+        (b"a LOGIN us%er pw\r\n", "% in an astring"),
+        (b"a LOGIN us*er pw\r\n", "* in an astring"),
+        (b"a LOGIN us(er pw\r\n", "( in an astring"),
+        (b"a LOGIN us\"er pw\r\n", "quote in an astring"),
+        (b"a LOGIN us\\er pw\r\n", "backslash in an astring"),
+        (b"a LOGIN us\x01er pw\r\n", "control byte in an astring"),
+        (b"a LOGIN us\x7fer pw\r\n", "DEL in an astring"),
+        (b"a SELECT in*box\r\n", "* in a mailbox"),
+        (b"a SELECT in%box\r\n", "% in a mailbox"),
+        (b"a LIST \"\" fo(o\r\n", "( in list-mailbox"),
+        (b"a LIST \"\" fo{o\r\n", "{ in list-mailbox"),
+        (b"a STORE 1 +FLAGS (fo]o)\r\n", "] in a flag keyword atom"),
+        (b"a ENABLE con%dstore\r\n", "% in a capability atom"),
+        (b"a LOGIN \"line\rbreak\" pw\r\n", "CR in a quoted string"),
+        (b"a LOGIN \"nul\0byte\" pw\r\n", "NUL in a quoted string"),
+    ];
+    for (input, reason) in invalid {
+        let error = common::parse_error(input);
+        assert_eq!(error.tag, Some(Tag::new("a").unwrap()), "{reason}");
+    }
+
+    // `+` ends the tag, so the parser expects a space there and rejects the command.
+    let error = common::parse_error(b"a+b NOOP\r\n");
+    assert_eq!(error.tag, Some(Tag::new("a").unwrap()));
+    assert!(
+        matches!(error.kind, ErrorKind::Expected { offset: 1, .. }),
+        "{error:?}"
+    );
+}
