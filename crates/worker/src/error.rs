@@ -1,7 +1,7 @@
 //! Errors of the worker, and the one place where a command's failure becomes a response.
 
 use asimapd_proto::response::{Code, Status, StatusResponse};
-use asimapd_proto::{ErrorKind, ParseError, Tag};
+use asimapd_proto::{Atom, ErrorKind, ParseError, Tag};
 use asimapd_store::StoreError;
 
 /// Why [`serve`](crate::serve) stopped with an error.
@@ -43,6 +43,9 @@ pub(crate) enum CommandError {
     /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// A FETCH item could not be computed from the message content.
+    #[error(transparent)]
+    Mime(#[from] asimapd_mime::MimeError),
     /// Writing a temporary file or reading a message failed.
     #[error("{op} failed: {source}")]
     Io {
@@ -73,6 +76,7 @@ impl CommandError {
             CommandError::Bad(text) => (Status::Bad, None, text.clone()),
             CommandError::No { code, text } => (Status::No, code.clone(), text.clone()),
             CommandError::Store(error) => store_error_response(error, session_id),
+            CommandError::Mime(error) => mime_error_response(error),
             CommandError::Task(_) | CommandError::Io { .. } => server_bug(self, session_id),
         };
         StatusResponse {
@@ -127,6 +131,31 @@ fn store_error_response(error: &StoreError, session_id: u64) -> (Status, Option<
             Some(Code::Limit),
             "Mailbox is full; pack it with folder -pack".to_owned(),
         ),
+        StoreError::Mh(asimapd_mh::MhError::MessageNotFound { .. }) => (
+            Status::No,
+            Some(Code::ExpungeIssued),
+            "Some of the requested messages no longer exist".to_owned(),
+        ),
+        StoreError::Mh(asimapd_mh::MhError::LockTimeout { .. }) => {
+            tracing::warn!(session = session_id, %error, "mailbox lock timed out");
+            (
+                Status::No,
+                Some(Code::InUse),
+                "Mailbox is locked by another process; try again".to_owned(),
+            )
+        }
+        StoreError::Mh(asimapd_mh::MhError::PublicSequencesDisabled { .. }) => (
+            Status::No,
+            Some(Code::Cannot),
+            "Flags cannot be changed: the MH profile disables public sequences".to_owned(),
+        ),
+        StoreError::Io { source, .. } | StoreError::Mh(asimapd_mh::MhError::Io { source, .. })
+            if io_error_code(source).is_some() =>
+        {
+            tracing::warn!(session = session_id, %error, "mail store operation failed");
+            let (code, text) = io_error_code(source).expect("checked by the guard");
+            (Status::No, Some(code), text.to_owned())
+        }
         StoreError::Corrupt { .. } => {
             tracing::error!(session = session_id, %error, "mail store is corrupt");
             (
@@ -136,6 +165,41 @@ fn store_error_response(error: &StoreError, session_id: u64) -> (Status, Option<
             )
         }
         _ => server_bug(error, session_id),
+    }
+}
+
+/// Maps the OS errors a client can act on to RFC 5530 codes: a full disk or quota is
+/// OVERQUOTA, a permission error is NOPERM. Other OS errors are server faults.
+fn io_error_code(error: &std::io::Error) -> Option<(Code, &'static str)> {
+    match error.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT) => {
+            Some((Code::OverQuota, "Mail storage is full or over quota"))
+        }
+        Some(libc::EACCES | libc::EPERM | libc::EROFS) => Some((
+            Code::NoPerm,
+            "Permission denied by the file system of the mail store",
+        )),
+        _ => None,
+    }
+}
+
+/// Maps a failure to compute a FETCH item: BINARY of a part whose transfer encoding RFC
+/// 2045 does not define is `NO [UNKNOWN-CTE]` (RFC 3516).
+fn mime_error_response(error: &asimapd_mime::MimeError) -> (Status, Option<Code>, String) {
+    let code = match error {
+        asimapd_mime::MimeError::UnknownTransferEncoding { .. } => Atom::new("UNKNOWN-CTE")
+            .ok()
+            .map(|name| Code::Other(name, None)),
+        _ => None,
+    };
+    (Status::No, code, capitalize(&error.to_string()))
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -218,6 +282,50 @@ mod tests {
                 },
                 "a1 NO [CORRUPTION]",
             ),
+            (
+                StoreError::Mh(asimapd_mh::MhError::LockTimeout {
+                    path: PathBuf::from("/x/.mh_sequences"),
+                    waited: std::time::Duration::from_secs(2),
+                }),
+                "a1 NO [INUSE]",
+            ),
+            (
+                StoreError::Mh(asimapd_mh::MhError::FolderFull {
+                    folder: PathBuf::from("/x"),
+                    max: 9,
+                }),
+                "a1 NO [LIMIT]",
+            ),
+            (
+                StoreError::Mh(asimapd_mh::MhError::FolderNotFound {
+                    path: PathBuf::from("/x"),
+                }),
+                "a1 NO [NONEXISTENT]",
+            ),
+            (
+                StoreError::Io {
+                    op: "write",
+                    path: PathBuf::from("/x/1"),
+                    source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+                },
+                "a1 NO [OVERQUOTA]",
+            ),
+            (
+                StoreError::Mh(asimapd_mh::MhError::Io {
+                    op: "link",
+                    path: PathBuf::from("/x/2"),
+                    source: std::io::Error::from_raw_os_error(libc::EACCES),
+                }),
+                "a1 NO [NOPERM]",
+            ),
+            (
+                StoreError::Io {
+                    op: "read",
+                    path: PathBuf::from("/x/3"),
+                    source: std::io::Error::from_raw_os_error(libc::EIO),
+                },
+                "a1 NO [SERVERBUG]",
+            ),
         ];
         for (error, expected) in cases {
             let line = response(CommandError::Store(error));
@@ -236,6 +344,26 @@ mod tests {
             line,
             "a1 NO [SERVERBUG] Internal server error (session 7)\r\n"
         );
+    }
+
+    #[test]
+    fn unknown_transfer_encoding_is_unknown_cte() {
+        let error = asimapd_mime::MimeError::UnknownTransferEncoding {
+            encoding: "x-uuencode".into(),
+        };
+        let line = response(CommandError::Mime(error));
+        assert!(line.starts_with("a1 NO [UNKNOWN-CTE] "), "{line}");
+    }
+
+    #[test]
+    fn io_errors_never_show_paths() {
+        let error = StoreError::Io {
+            op: "write",
+            path: PathBuf::from("/secret/inbox/1"),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let line = response(CommandError::Store(error));
+        assert!(!line.contains("/secret"), "{line}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod fetch;
 mod input;
 mod mailboxes;
 mod mapped;
+mod noselect;
 mod output;
 mod search;
 mod serve;

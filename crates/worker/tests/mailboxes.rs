@@ -164,15 +164,66 @@ async fn delete_inbox_is_refused() {
 }
 
 #[tokio::test]
-async fn delete_with_children_keeps_children() {
+async fn delete_with_children_leaves_noselect() {
     let mut worker = Worker::start().await;
     let mut client = worker.connect().await;
     client.ok("CREATE p/q").await;
     worker.deliver("p", &[message("a")]);
     client.ok("DELETE p").await;
     assert!(worker.mail_root().join("p/q").is_dir());
-    let lines = client.ok("STATUS p (MESSAGES)").await;
-    assert_eq!(lines[0], "* STATUS p (MESSAGES 0)");
+    assert!(!worker.mail_root().join("p/1").exists(), "messages removed");
+    let lines = client.ok("LIST \"\" p*").await;
+    assert_eq!(lines[0], r#"* LIST (\Noselect \HasChildren) "/" p"#);
+    assert_eq!(lines[1], r#"* LIST (\HasNoChildren) "/" p/q"#);
+
+    let lines = client.command("SELECT p").await;
+    assert!(lines[0].contains(" NO [NONEXISTENT]"), "{lines:?}");
+    let lines = client.command("STATUS p (MESSAGES)").await;
+    assert!(lines[0].contains(" NO [NONEXISTENT]"), "{lines:?}");
+    client.send(b"t9 APPEND p {5+}\r\nhello\r\n").await;
+    let lines = client.read_tagged("t9").await;
+    assert!(lines[0].starts_with("t9 NO [TRYCREATE]"), "{lines:?}");
+    let lines = client.ok("LIST \"\" p RETURN (STATUS (MESSAGES))").await;
+    assert_eq!(lines.len(), 2, "no STATUS for a \\Noselect name: {lines:?}");
+
+    // RFC 9051 §6.3.4: a \Noselect name with inferiors cannot be deleted.
+    let lines = client.command("DELETE p").await;
+    assert!(lines[0].contains(" NO [HASCHILDREN]"), "{lines:?}");
+    client.ok("DELETE p/q").await;
+    let lines = client.ok("LIST \"\" p*").await;
+    assert_eq!(lines[0], r#"* LIST (\Noselect \HasNoChildren) "/" p"#);
+    client.ok("DELETE p").await;
+    assert!(!worker.mail_root().join("p").exists());
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn create_revives_noselect_mailbox() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("CREATE p/q").await;
+    client.ok("DELETE p").await;
+    client.ok("RENAME p r").await;
+    let lines = client.ok("LIST \"\" r").await;
+    assert_eq!(lines[0], r#"* LIST (\Noselect \HasChildren) "/" r"#);
+    client.ok("CREATE r").await;
+    let lines = client.ok("LIST \"\" r").await;
+    assert_eq!(lines[0], r#"* LIST (\HasChildren) "/" r"#);
+    client.ok("SELECT r").await;
+    let lines = client.command("CREATE r").await;
+    assert!(lines[0].contains(" NO [ALREADYEXISTS]"), "{lines:?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn lsub_marks_noselect_names() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("CREATE p/q").await;
+    client.ok("SUBSCRIBE p").await;
+    client.ok("DELETE p").await;
+    let lines = client.ok("LSUB \"\" p").await;
+    assert_eq!(lines[0], r#"* LSUB (\Noselect) "/" p"#);
     worker.shutdown().await.unwrap();
 }
 

@@ -19,6 +19,7 @@ pub(super) async fn handle_append(
     messages: Vec<AppendMessage>,
 ) -> Result<Completion, CommandError> {
     let folder = folder_name(&name)?;
+    crate::noselect::check_target(&session.store, &folder)?;
     let mut spooled = std::mem::take(&mut session.spooled).into_iter();
     let mut uids = Vec::new();
     let mut uid_validity = None;

@@ -66,6 +66,7 @@ fn transfer_arguments(
     mailbox: &MailboxName,
 ) -> Result<(String, String, Vec<Uid>), CommandError> {
     let target = folder_name(mailbox)?;
+    crate::noselect::check_target(&session.store, &target)?;
     let view = session.view_mut()?;
     let indexes = match numbers {
         NumberKind::Uid => view.resolve_uid_set(set),

@@ -78,9 +78,7 @@ pub(super) async fn handle_fetch(
                 op: "writing a FETCH response",
                 source,
             })?;
-        if let Err(text) = written {
-            return Err(CommandError::no(None, text));
-        }
+        written?;
         if session.out.len() >= FLUSH_THRESHOLD {
             session.flush().await.map_err(|source| CommandError::Io {
                 op: "writing a FETCH response",

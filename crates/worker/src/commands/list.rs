@@ -10,6 +10,7 @@ use asimapd_store::MailboxInfo;
 use crate::commands::status::status_values;
 use crate::error::CommandError;
 use crate::mailboxes::{DELIMITER, mailbox_name};
+use crate::noselect::is_noselect;
 use crate::session::{Completion, Session};
 
 /// The options of a LIST command, after parsing.
@@ -42,13 +43,13 @@ pub(super) async fn handle_list(
         .iter()
         .map(|pattern| Matcher::new(&arguments.reference, pattern))
         .collect();
-    let infos = session.blocking(|store| store.list_mailboxes()).await?;
-    for info in &infos {
+    let (infos, noselect) = session.blocking(list_with_noselect).await?;
+    for (info, &is_noselect) in infos.iter().zip(&noselect) {
         let name = mailbox_name(&info.name);
         if !matchers.iter().any(|m| m.matches(name.as_str())) {
             continue;
         }
-        let mut listing = list_entry(info, &name, &options);
+        let mut listing = list_entry(info, is_noselect, &name, &options);
         if options.recursive_match && has_unlisted_subscribed_child(&name, &infos, &matchers) {
             let entry = listing.get_or_insert_with(|| existence_entry(info, &name));
             entry
@@ -59,7 +60,8 @@ pub(super) async fn handle_list(
             continue;
         };
         Data::List(listing).encode(&mut session.out, false);
-        if let (Some(items), true) = (&options.return_status, info.exists) {
+        // RFC 5819 sends no STATUS for a name that cannot be selected.
+        if let (Some(items), true) = (&options.return_status, info.exists && !is_noselect) {
             write_list_status(session, info, name, items).await?;
         }
     }
@@ -97,8 +99,22 @@ fn list_options(arguments: &ListArguments) -> Result<ListOptions, CommandError> 
     Ok(options)
 }
 
+/// Lists the mailboxes, each with whether it is a `\Noselect` name.
+fn list_with_noselect(
+    store: &asimapd_store::Store,
+) -> Result<(Vec<MailboxInfo>, Vec<bool>), asimapd_store::StoreError> {
+    let infos = store.list_mailboxes()?;
+    let root = store.root().path();
+    let noselect = infos
+        .iter()
+        .map(|info| info.exists && is_noselect(root, &info.name))
+        .collect();
+    Ok((infos, noselect))
+}
+
 fn list_entry(
     info: &MailboxInfo,
+    is_noselect: bool,
     name: &MailboxName,
     options: &ListOptions,
 ) -> Option<MailboxListing> {
@@ -114,10 +130,15 @@ fn list_entry(
     let mut attributes = Vec::new();
     if !info.exists {
         attributes.push("\\NonExistent".to_owned());
-    } else if info.has_children {
-        attributes.push("\\HasChildren".to_owned());
     } else {
-        attributes.push("\\HasNoChildren".to_owned());
+        if is_noselect {
+            attributes.push("\\Noselect".to_owned());
+        }
+        if info.has_children {
+            attributes.push("\\HasChildren".to_owned());
+        } else {
+            attributes.push("\\HasNoChildren".to_owned());
+        }
     }
     if info.subscribed && (options.only_subscribed || options.return_subscribed) {
         attributes.push("\\Subscribed".to_owned());
@@ -187,13 +208,16 @@ pub(super) async fn handle_lsub(
     pattern: ListPattern,
 ) -> Result<Completion, CommandError> {
     let matcher = Matcher::new(&reference, &pattern);
-    let infos = session.blocking(|store| store.list_mailboxes()).await?;
-    for info in infos.iter().filter(|info| info.subscribed) {
+    let (infos, noselect) = session.blocking(list_with_noselect).await?;
+    for (info, is_noselect) in infos.iter().zip(noselect) {
+        if !info.subscribed {
+            continue;
+        }
         let name = mailbox_name(&info.name);
         if !matcher.matches(name.as_str()) {
             continue;
         }
-        let attributes = if info.exists {
+        let attributes = if info.exists && !is_noselect {
             Vec::new()
         } else {
             vec!["\\Noselect".to_owned()]

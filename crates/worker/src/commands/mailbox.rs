@@ -36,6 +36,16 @@ pub(super) async fn handle_create(
             ));
         }
     };
+    let root = session.store.root().path().to_owned();
+    if crate::noselect::clear(&root, &folder)? {
+        // RFC 9051 §6.3.4: a `\Noselect` name left by DELETE becomes a mailbox again.
+        if let Some(special_use) = special_use {
+            session
+                .blocking(move |store| store.set_special_use(&folder, Some(special_use)))
+                .await?;
+        }
+        return Ok(Completion::done());
+    }
     session
         .blocking(move |store| store.create_mailbox(&folder, special_use))
         .await?;
@@ -55,9 +65,9 @@ fn canonical_special_use(given: &str) -> Result<&'static str, CommandError> {
         })
 }
 
-/// Deletes a mailbox. INBOX cannot be deleted.
-// NOTE: RFC 9051 §6.3.4 lets a mailbox with children become `\Noselect`. The store has no
-// `\Noselect` state, so such a mailbox is emptied and kept as a normal mailbox.
+/// Deletes a mailbox. INBOX cannot be deleted. A mailbox with sub-mailboxes loses its
+/// messages and stays as a `\Noselect` name, and deleting such a name while it still has
+/// sub-mailboxes is an error (RFC 9051 §6.3.4).
 pub(super) async fn handle_delete(
     session: &mut Session,
     name: MailboxName,
@@ -84,19 +94,28 @@ pub(super) async fn handle_delete(
             }
         })
         .await?;
-    if has_children {
-        session
-            .blocking(move |store| empty_mailbox(store, &folder))
-            .await?;
-        return Ok(Completion {
-            code: None,
-            text: Some("DELETE command completed: messages removed, sub-mailboxes kept".to_owned()),
-        });
+    let root = session.store.root().path().to_owned();
+    let is_noselect = crate::noselect::is_noselect(&root, &folder);
+    match (has_children, is_noselect) {
+        (true, true) => Err(CommandError::no(
+            Some(Code::HasChildren),
+            "Mailbox is already \\Noselect and has sub-mailboxes; delete those first",
+        )),
+        (true, false) => {
+            let emptied = folder.clone();
+            session
+                .blocking(move |store| empty_mailbox(store, &emptied))
+                .await?;
+            crate::noselect::mark(&root, &folder)?;
+            Ok(Completion::done())
+        }
+        (false, _) => {
+            session
+                .blocking(move |store| store.delete_mailbox(&folder))
+                .await?;
+            Ok(Completion::done())
+        }
     }
-    session
-        .blocking(move |store| store.delete_mailbox(&folder))
-        .await?;
-    Ok(Completion::done())
 }
 
 fn empty_mailbox(store: &asimapd_store::Store, folder: &str) -> Result<(), StoreError> {

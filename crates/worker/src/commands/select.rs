@@ -34,6 +34,7 @@ pub(super) async fn handle_select(
             .encode(&mut session.out);
     }
     let folder = folder_name(&name)?;
+    crate::noselect::check_selectable(&session.store, &folder)?;
     let lookup = folder.clone();
     let selected = session.blocking(move |store| store.select(&lookup)).await?;
     let uid_next = selected.uid_next;

@@ -16,6 +16,7 @@ pub(super) async fn handle_status(
     items: Vec<StatusItem>,
 ) -> Result<Completion, CommandError> {
     let folder = folder_name(&name)?;
+    crate::noselect::check_selectable(&session.store, &folder)?;
     let status = session.blocking(move |store| store.status(&folder)).await?;
     let values = status_values(&status, &items)?;
     Data::Status {

@@ -9,6 +9,7 @@ use asimapd_proto::{Date, DateTime, FetchAttribute, FetchItems, Flag, Partial, S
 use asimapd_store::{InternalDate, MessageDetails};
 use tokio::io::AsyncWriteExt;
 
+use crate::error::CommandError;
 use crate::mapped::Mapped;
 use crate::output::Output;
 
@@ -100,7 +101,7 @@ pub(crate) async fn write_response(
     out: &mut Vec<u8>,
     context: ResponseContext<'_>,
     message: Option<&LoadedMessage>,
-) -> std::io::Result<Result<(), String>> {
+) -> std::io::Result<Result<(), CommandError>> {
     let mut items = Vec::with_capacity(context.attributes.len() + 1);
     for attribute in context.attributes {
         if let Some(value) = simple_value(attribute, &context, message) {
@@ -112,11 +113,14 @@ pub(crate) async fn write_response(
             ..
         }) = message
         else {
-            return Ok(Err(format!("message {} could not be read", context.uid)));
+            return Ok(Err(CommandError::no(
+                None,
+                format!("Message UID {} could not be read", context.uid),
+            )));
         };
         match body_item(attribute, mapped.bytes(), analysis) {
             Ok(item) => items.push(item),
-            Err(text) => return Ok(Err(text)),
+            Err(error) => return Ok(Err(error)),
         }
     }
     if context.report_flags && !context.attributes.contains(&FetchAttribute::Flags) {
@@ -228,9 +232,9 @@ fn body_item(
     attribute: &FetchAttribute,
     raw: &[u8],
     analysis: &Analysis,
-) -> Result<BodyItem, String> {
+) -> Result<BodyItem, CommandError> {
     use FetchAttribute as A;
-    let whole = |key: BodyKey, section: asimapd_mime::Section| -> Result<BodyItem, String> {
+    let whole = |key: BodyKey, section: asimapd_mime::Section| -> Result<BodyItem, CommandError> {
         let body = section_body(analysis, raw, &section);
         Ok(BodyItem::Literal {
             key,
@@ -275,9 +279,7 @@ fn body_item(
             })
         }
         A::Binary { part, partial, .. } => {
-            let decoded = analysis
-                .binary(raw, &numbers(part))
-                .map_err(|e| e.to_string())?;
+            let decoded = analysis.binary(raw, &numbers(part))?;
             let (origin, count) = window(*partial);
             let start = (origin.min(decoded.len() as u64)) as usize;
             let end = start
@@ -293,15 +295,15 @@ fn body_item(
             }))
         }
         A::BinarySize { part } => {
-            let size = analysis
-                .binary_size(raw, &numbers(part))
-                .map_err(|e| e.to_string())?;
+            let size = analysis.binary_size(raw, &numbers(part))?;
             Ok(BodyItem::Value(FetchValue::BinarySize {
                 part: part.clone(),
                 size,
             }))
         }
-        other => Err(format!("FETCH item {other:?} is not supported")),
+        other => Err(CommandError::bad(format!(
+            "FETCH item {other:?} is not supported"
+        ))),
     }
 }
 
