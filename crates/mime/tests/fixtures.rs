@@ -164,6 +164,24 @@ fn unknown_transfer_encoding_is_reported_for_binary() {
             encoding: "x-uuencode".to_string()
         })
     );
+    assert_eq!(
+        analysis.binary_size(raw, &[1]),
+        Err(MimeError::UnknownTransferEncoding {
+            encoding: "x-uuencode".to_string()
+        })
+    );
+
+    // Only the part with the unknown encoding fails; its base64 sibling decodes.
+    let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n--b\nContent-Transfer-Encoding: X-Custom\n\ndata\n--b--\n";
+    let analysis = Analysis::parse(raw);
+    assert_eq!(analysis.binary(raw, &[1]), Ok(b"hello".to_vec()));
+    assert_eq!(analysis.binary_size(raw, &[1]), Ok(5));
+    assert_eq!(
+        analysis.binary(raw, &[2]),
+        Err(MimeError::UnknownTransferEncoding {
+            encoding: "X-Custom".to_string()
+        })
+    );
 }
 
 #[test]
