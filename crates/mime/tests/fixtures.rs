@@ -171,7 +171,7 @@ fn unknown_transfer_encoding_is_reported_for_binary() {
         })
     );
 
-    // Only the part with the unknown encoding fails; its base64 sibling decodes.
+    // Only the part with the unknown encoding fails, and its base64 sibling still decodes.
     let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n--b\nContent-Transfer-Encoding: X-Custom\n\ndata\n--b--\n";
     let analysis = Analysis::parse(raw);
     assert_eq!(analysis.binary(raw, &[1]), Ok(b"hello".to_vec()));
