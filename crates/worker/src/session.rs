@@ -181,9 +181,14 @@ impl Session {
             return self.handle_idle(command.tag).await;
         }
         self.check_selected().await;
+        let allows_expunge = !spec.uses_sequence_numbers;
+        if spec.addresses_messages {
+            // When the command uses sequence numbers, expunges from elsewhere are only
+            // queued here, until a command that allows them (RFC 3501 §7.4.1).
+            self.announce(None, allows_expunge).await?;
+        }
         let tag = command.tag.clone();
         let result = crate::commands::dispatch(self, command).await;
-        let allows_expunge = !spec.uses_sequence_numbers;
         self.announce(None, allows_expunge).await?;
         let response = match &result {
             Ok(completion) => StatusResponse::tagged(

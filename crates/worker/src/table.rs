@@ -32,6 +32,10 @@ pub(crate) struct CommandSpec {
     pub(crate) uses_sequence_numbers: bool,
     /// True for commands that may remove messages.
     pub(crate) may_expunge: bool,
+    /// True for commands that address messages (by sequence number or UID). The session
+    /// applies the changes other sessions made before such a command runs, so the command
+    /// sees the flags and messages as they are when it starts.
+    pub(crate) addresses_messages: bool,
 }
 
 const fn spec(name: &'static str, validity: Validity) -> CommandSpec {
@@ -40,6 +44,7 @@ const fn spec(name: &'static str, validity: Validity) -> CommandSpec {
         validity,
         uses_sequence_numbers: false,
         may_expunge: false,
+        addresses_messages: false,
     }
 }
 
@@ -68,8 +73,13 @@ pub(crate) fn command_spec(body: &CommandBody) -> CommandSpec {
         | C::Append { .. }
         | C::Idle => spec(body.name(), V::Authenticated),
         C::Check | C::Unselect => spec(body.name(), V::Selected),
-        C::Close | C::Expunge | C::UidExpunge(_) => CommandSpec {
+        C::Close => CommandSpec {
             may_expunge: true,
+            ..spec(body.name(), V::Selected)
+        },
+        C::Expunge | C::UidExpunge(_) => CommandSpec {
+            may_expunge: true,
+            addresses_messages: true,
             ..spec(body.name(), V::Selected)
         },
         C::Fetch { numbers, .. }
@@ -80,11 +90,13 @@ pub(crate) fn command_spec(body: &CommandBody) -> CommandSpec {
         | C::Search { numbers, .. }
         | C::Copy { numbers, .. } => CommandSpec {
             uses_sequence_numbers: by_number(numbers),
+            addresses_messages: true,
             ..spec(body.name(), V::Selected)
         },
         C::Move { numbers, .. } => CommandSpec {
             uses_sequence_numbers: by_number(numbers),
             may_expunge: true,
+            addresses_messages: true,
             ..spec(body.name(), V::Selected)
         },
         _ => spec(body.name(), V::Unsupported),
@@ -127,6 +139,20 @@ mod tests {
         let spec = command_spec(&body);
         assert!(spec.may_expunge);
         assert_eq!(spec.validity, Validity::Selected);
+    }
+
+    #[test]
+    fn message_commands_address_messages() {
+        let fetch = CommandBody::Fetch {
+            numbers: NumberKind::Uid,
+            set: set(),
+            items: asimapd_proto::FetchItems::Fast,
+            modifiers: Vec::new(),
+        };
+        assert!(command_spec(&fetch).addresses_messages);
+        assert!(command_spec(&CommandBody::Expunge).addresses_messages);
+        assert!(!command_spec(&CommandBody::Close).addresses_messages);
+        assert!(!command_spec(&CommandBody::Noop).addresses_messages);
     }
 
     #[test]

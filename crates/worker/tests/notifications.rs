@@ -209,3 +209,150 @@ async fn deleted_mailbox_ends_selected_session() {
     assert!(line.starts_with("* BYE"), "{line}");
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn expunge_waits_during_store_by_seqnum() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+
+    // RFC 3501 §7.4.1: no EXPUNGE while STORE by sequence number runs, so numbers 1 to 3
+    // keep the meaning the client gave them.
+    let lines = second.ok("STORE 1:3 +FLAGS (\\Flagged)").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+    assert!(
+        lines.contains(&"* 1 FETCH (FLAGS (\\Flagged))".to_owned()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"* 3 FETCH (FLAGS (\\Flagged))".to_owned()),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("\\Flagged") && l.starts_with("* 2 FETCH")),
+        "a message expunged elsewhere is not stored to: {lines:#?}"
+    );
+
+    let lines = second.ok("NOOP").await;
+    assert_eq!(lines[0], "* 2 EXPUNGE");
+    let marks = worker.nmh().mark_list("inbox");
+    assert!(
+        marks.contains("flagged: 1 3"),
+        "MH keeps file numbers: {marks}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn expunge_waits_during_search_by_seqnum() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 3 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = second.ok("SEARCH 2:3").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+    assert!(lines.contains(&"* SEARCH 2 3".to_owned()), "{lines:#?}");
+    let lines = second.ok("UID SEARCH ALL").await;
+    assert!(lines.contains(&"* 3 EXPUNGE".to_owned()), "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn expunge_waits_during_copy_by_seqnum() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = second.ok("COPY 2:3 Archive").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+    let lines = second.ok("NOOP").await;
+    assert_eq!(lines[0], "* 1 EXPUNGE");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_done_in_any_case() {
+    let (worker, _first, mut second) = two_sessions().await;
+    for (number, done) in ["DONE", "done", "DoNe"].iter().enumerate() {
+        second.send(format!("i{number} IDLE\r\n").as_bytes()).await;
+        assert_eq!(second.read_line().await, "+ idling");
+        second.send(format!("{done}\r\n").as_bytes()).await;
+        assert_eq!(
+            second.read_line().await,
+            format!("i{number} OK IDLE terminated")
+        );
+    }
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn nmh_rmm_reaches_idle_session_at_once() {
+    let (worker, _first, mut second) = two_sessions().await;
+    second.send(b"i1 IDLE\r\n").await;
+    assert_eq!(second.read_line().await, "+ idling");
+    let started = std::time::Instant::now();
+    worker.nmh().run("rmm", &["+inbox", "2"]);
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.ends_with("EXPUNGE")
+    })
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(lines.last().unwrap(), "* 2 EXPUNGE");
+    // An idling session checks the folder every second; the rest is slack for a loaded
+    // machine.
+    assert!(waited < Duration::from_secs(5), "EXPUNGE after {waited:?}");
+    second.send(b"DONE\r\n").await;
+    assert_eq!(second.read_line().await, "i1 OK IDLE terminated");
+    worker.shutdown().await.unwrap();
+}
+
+/// `folder -create`, `inc` and `rmm` change the store while one session has INBOX selected
+/// and another idles on it. The idling one gets EXISTS and EXPUNGE as they happen, and the
+/// selected one with its next command. Both see the new folder in LIST.
+#[tokio::test]
+async fn nmh_changes_reach_selected_and_idle_sessions() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    second.send(b"i1 IDLE\r\n").await;
+    assert_eq!(second.read_line().await, "+ idling");
+
+    worker.nmh().create_folder("news");
+    let drop = worker.dir.path().join("maildrop");
+    let output = worker
+        .nmh()
+        .inc_mbox("inbox", &drop, &[message("four"), message("five")]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| l == "* 5 EXISTS").await;
+    assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:#?}");
+
+    worker.nmh().run("rmm", &["+inbox", "1"]);
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.ends_with("EXPUNGE")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "* 1 EXPUNGE");
+    second.send(b"DONE\r\n").await;
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.starts_with("i1 ")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "i1 OK IDLE terminated");
+
+    let lines = first.ok("NOOP").await;
+    assert!(lines.contains(&"* 1 EXPUNGE".to_owned()), "{lines:#?}");
+    assert!(lines.contains(&"* 4 EXISTS".to_owned()), "{lines:#?}");
+    let expunge = lines.iter().position(|l| l == "* 1 EXPUNGE").unwrap();
+    let exists = lines.iter().position(|l| l == "* 4 EXISTS").unwrap();
+    assert!(
+        expunge < exists,
+        "EXISTS counts after the EXPUNGE: {lines:#?}"
+    );
+    let lines = first.ok("UID FETCH 1:* UID").await;
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert_eq!(lines[3], "* 4 FETCH (UID 5)");
+
+    for client in [&mut first, &mut second] {
+        let lines = client.ok("LIST \"\" news").await;
+        assert_eq!(lines[0], r#"* LIST (\HasNoChildren) "/" news"#);
+    }
+    worker.shutdown().await.unwrap();
+}

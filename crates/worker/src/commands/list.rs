@@ -60,7 +60,7 @@ pub(super) async fn handle_list(
             continue;
         };
         Data::List(listing).encode(&mut session.out, false);
-        // RFC 5819 sends no STATUS for a name that cannot be selected.
+        // RFC 5819: a name that cannot be selected gets no STATUS.
         if let (Some(items), true) = (&options.return_status, info.exists && !is_noselect) {
             write_list_status(session, info, name, items).await?;
         }
