@@ -490,3 +490,54 @@ async fn nmh_folder_create_appears_in_list() {
     assert_eq!(lines[0], r#"* LIST (\HasNoChildren) "/" fromnmh"#);
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn list_return_children_and_special_use() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("CREATE Junk/old").await;
+    let lines = client
+        .ok("LIST \"\" (INBOX Junk) RETURN (CHILDREN SPECIAL-USE)")
+        .await;
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines.contains(&r#"* LIST (\HasChildren \Junk) "/" Junk"#.to_owned()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&r#"* LIST (\HasNoChildren) "/" INBOX"#.to_owned()),
+        "{lines:#?}"
+    );
+    let lines = client.ok("LIST (REMOTE) \"\" INBOX").await;
+    assert_eq!(lines[0], r#"* LIST (\HasNoChildren) "/" INBOX"#);
+    let lines = client
+        .ok("LIST (SPECIAL-USE) \"\" J* RETURN (SPECIAL-USE)")
+        .await;
+    assert_eq!(lines.len(), 2, "Junk/old has no special use: {lines:#?}");
+    let lines = client.command("LIST (BOGUS) \"\" *").await;
+    assert_eq!(status(&lines), "BAD", "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn list_recursivematch_with_several_patterns() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("CREATE a/deep/leaf").await;
+    client.ok("CREATE b/kid").await;
+    client.ok("SUBSCRIBE a/deep/leaf").await;
+    client.ok("SUBSCRIBE b").await;
+    let lines = client
+        .ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (a b) RETURN (CHILDREN)")
+        .await;
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines.contains(&r#"* LIST (\HasChildren) "/" a ("CHILDINFO" ("SUBSCRIBED"))"#.to_owned()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&r#"* LIST (\HasChildren \Subscribed) "/" b"#.to_owned()),
+        "{lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}

@@ -220,6 +220,8 @@ async fn search_keys() {
     messages.push(ALTERNATIVE.to_vec());
     let (worker, mut client) = selected(&messages).await;
     client.ok("STORE 2 +FLAGS (\\Seen \\Draft)").await;
+    client.ok("STORE 3 +FLAGS ($Work \\Flagged)").await;
+    client.ok("STORE 4 +FLAGS (\\Answered)").await;
     let cases = [
         ("SEARCH ALL", "* SEARCH 1 2 3 4 5"),
         ("SEARCH SEEN", "* SEARCH 2"),
@@ -246,6 +248,27 @@ async fn search_keys() {
         ("UID SEARCH RECENT", "* SEARCH 1 2 3 4 5"),
         ("SEARCH NEW", "* SEARCH 1 3 4 5"),
         ("SEARCH OLD", "* SEARCH"),
+        ("SEARCH ((SEEN) (OR DRAFT (NOT FLAGGED)))", "* SEARCH 2"),
+        ("SEARCH (OR (FLAGGED ANSWERED) SEEN)", "* SEARCH 2"),
+        ("SEARCH CHARSET US-ASCII SUBJECT TWO", "* SEARCH 2"),
+        ("SEARCH KEYWORD $Work", "* SEARCH 3"),
+        ("SEARCH UNKEYWORD $Work", "* SEARCH 1 2 4 5"),
+        ("SEARCH FLAGGED", "* SEARCH 3"),
+        ("SEARCH UNFLAGGED", "* SEARCH 1 2 4 5"),
+        ("SEARCH ANSWERED", "* SEARCH 4"),
+        ("SEARCH UNANSWERED", "* SEARCH 1 2 3 5"),
+        ("SEARCH DRAFT", "* SEARCH 2"),
+        ("SEARCH DELETED", "* SEARCH"),
+        ("SEARCH UNDELETED", "* SEARCH 1 2 3 4 5"),
+        ("SEARCH TO recipient@example.org", "* SEARCH 4"),
+        ("SEARCH CC charlie", "* SEARCH 5"),
+        ("SEARCH BCC anyone", "* SEARCH"),
+        ("SEARCH SUBJECT \"IF YOU CAN READ\"", "* SEARCH 5"),
+        ("SEARCH TEXT \"body of two\"", "* SEARCH 2"),
+        ("SEARCH NOT 1:3", "* SEARCH 4 5"),
+        ("SEARCH *", "* SEARCH 5"),
+        ("UID SEARCH UID 2,4:*", "* SEARCH 2 4 5"),
+        ("UID SEARCH UID 4294967295", "* SEARCH"),
     ];
     for (command, expected) in cases {
         let lines = client.ok(command).await;
@@ -338,5 +361,189 @@ async fn unselect_keeps_deleted() {
     client.ok("UNSELECT").await;
     let lines = client.ok("STATUS INBOX (MESSAGES)").await;
     assert_eq!(lines[0], "* STATUS INBOX (MESSAGES 3)");
+    worker.shutdown().await.unwrap();
+}
+
+const CORPUS: &[&[u8]] = &[
+    include_bytes!("../../mime/tests/fixtures/01-plain.eml"),
+    ALTERNATIVE,
+    MIXED,
+    include_bytes!("../../mime/tests/fixtures/04-forwarded.eml"),
+    include_bytes!("../../mime/tests/fixtures/05-crlf.eml"),
+    include_bytes!("../../mime/tests/fixtures/06-from-line.eml"),
+    include_bytes!("../../mime/tests/fixtures/07-digest.eml"),
+    include_bytes!("../../mime/tests/fixtures/08-groups-and-odd-addresses.eml"),
+    include_bytes!("../../mime/tests/fixtures/09-rfc2231-params.eml"),
+    include_bytes!("../../mime/tests/fixtures/10-empty-multipart.eml"),
+];
+
+/// Every FETCH item of RFC 9051 and RFC 3516 on every message of the analysis corpus, in
+/// one command.
+#[tokio::test]
+async fn fetch_every_item_on_corpus() {
+    let messages: Vec<Vec<u8>> = CORPUS.iter().map(|m| m.to_vec()).collect();
+    let (worker, mut client) = selected(&messages).await;
+    let items = [
+        "FLAGS",
+        "UID",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+        "BODYSTRUCTURE",
+        "BODY",
+        "BODY.PEEK[]",
+        "BODY.PEEK[HEADER]",
+        "BODY.PEEK[HEADER.FIELDS (From Subject)]",
+        "BODY.PEEK[HEADER.FIELDS.NOT (Received)]",
+        "BODY.PEEK[TEXT]<0.20>",
+        "BODY.PEEK[1]",
+        "BODY.PEEK[1.MIME]",
+        "BINARY.PEEK[1]",
+        "BINARY.PEEK[]<0.10>",
+        "BINARY.SIZE[1]",
+        "RFC822.HEADER",
+    ];
+    let command = format!("FETCH 1:* ({})", items.join(" "));
+    let lines = client.ok(&command).await;
+    let responses: Vec<&String> = lines.iter().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(responses.len(), CORPUS.len(), "{lines:#?}");
+    let text = lines.join("\n");
+    let keys = [
+        "FLAGS (",
+        "UID ",
+        "INTERNALDATE \"",
+        "RFC822.SIZE ",
+        "ENVELOPE (",
+        "BODYSTRUCTURE (",
+        "BODY (",
+        "BODY[] {",
+        "BODY[HEADER] {",
+        "BODY[HEADER.FIELDS (",
+        "BODY[HEADER.FIELDS.NOT (",
+        "BODY[TEXT]<0> {",
+        "BODY[1] {",
+        "BODY[1.MIME] {",
+        "BINARY[1] ",
+        "BINARY[]<0> ",
+        "BINARY.SIZE[1] ",
+        "RFC822.HEADER {",
+    ];
+    for key in keys {
+        assert_eq!(
+            text.matches(key).count(),
+            CORPUS.len(),
+            "item {key:?} once per message: {lines:#?}"
+        );
+    }
+    assert!(!text.contains("\\Seen"), "PEEK items keep \\Seen unset");
+
+    let lines = client.ok("FETCH 1:* (RFC822.TEXT RFC822)").await;
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("RFC822 {")).count(),
+        CORPUS.len()
+    );
+    let lines = client.ok("SEARCH UNSEEN").await;
+    assert_eq!(lines[0], "* SEARCH", "RFC822 and RFC822.TEXT set \\Seen");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn binary_of_unknown_encoding_is_unknown_cte() {
+    let message = b"From: a@example.org\nSubject: uu\nMIME-Version: 1.0\n\
+        Content-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\n\
+        begin 644 x\n#86)C\n`\nend\n"
+        .to_vec();
+    let (worker, mut client) = selected(&[message]).await;
+    for command in [
+        "FETCH 1 BINARY.PEEK[1]",
+        "FETCH 1 BINARY.SIZE[1]",
+        "FETCH 1 BINARY[]",
+    ] {
+        let lines = client.command(command).await;
+        if command.ends_with("BINARY[]") {
+            // The whole message is served as it is, with no part to decode.
+            assert_eq!(status(&lines), "OK", "{command}: {lines:#?}");
+            continue;
+        }
+        assert_eq!(lines.len(), 1, "no partial response: {lines:#?}");
+        assert!(
+            lines[0].contains(" NO [UNKNOWN-CTE] "),
+            "{command}: {lines:#?}"
+        );
+    }
+    let lines = client.ok("FETCH 1 BODY.PEEK[1]").await;
+    assert!(lines[1].starts_with("begin 644 x"), "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+/// Sequence sets at the edges get the responses RFC 9051 §9 (`seq-number`) and §6.4.9
+/// prescribe. A message number that does not exist is BAD, and a UID that does not exist
+/// matches nothing.
+#[tokio::test]
+async fn sequence_sets_at_the_edges() {
+    let (worker, mut client) = selected(&[]).await;
+    let empty = [
+        ("FETCH * FLAGS", "BAD", 1),
+        ("FETCH *:1 FLAGS", "BAD", 1),
+        ("STORE * +FLAGS (\\Seen)", "BAD", 1),
+        ("COPY * Archive", "BAD", 1),
+        ("UID FETCH * FLAGS", "OK", 1),
+        ("UID FETCH *:1 FLAGS", "OK", 1),
+        ("UID STORE * +FLAGS (\\Seen)", "OK", 1),
+        ("UID COPY 1:* Archive", "OK", 1),
+        ("UID MOVE 1:* Archive", "OK", 1),
+        ("UID EXPUNGE 4294967295", "OK", 1),
+        ("UID SEARCH UID *", "OK", 2),
+    ];
+    for (command, expected, count) in empty {
+        let lines = client.command(command).await;
+        assert_eq!(
+            status(&lines),
+            expected,
+            "empty mailbox, {command}: {lines:#?}"
+        );
+        assert_eq!(lines.len(), count, "empty mailbox, {command}: {lines:#?}");
+    }
+
+    worker.deliver("inbox", &three());
+    client.ok("NOOP").await;
+    let three_messages = [
+        ("FETCH *:1 UID", "OK", 4),
+        ("FETCH 3:2 UID", "OK", 3),
+        ("FETCH 2,4 UID", "BAD", 1),
+        ("FETCH 4294967295 UID", "BAD", 1),
+        ("FETCH 0 UID", "BAD", 1),
+        ("STORE 1:4 +FLAGS (\\Seen)", "BAD", 1),
+        ("UID FETCH 4294967295 UID", "OK", 1),
+        ("UID FETCH 4294967295:* UID", "OK", 2),
+        ("UID FETCH 3:1 UID", "OK", 4),
+        ("UID STORE 4294967295 +FLAGS (\\Seen)", "OK", 1),
+        ("UID COPY 4294967295 Archive", "OK", 1),
+    ];
+    for (command, expected, count) in three_messages {
+        let lines = client.command(command).await;
+        assert_eq!(status(&lines), expected, "{command}: {lines:#?}");
+        assert_eq!(lines.len(), count, "{command}: {lines:#?}");
+    }
+    let lines = client.ok("FETCH 1:* FLAGS").await;
+    assert!(
+        !lines.iter().any(|l| l.contains("\\Seen")),
+        "a BAD STORE changed nothing: {lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn copyuid_lists_compact_ranges() {
+    let messages: Vec<Vec<u8>> = (0..6).map(|i| message(&format!("m{i}"))).collect();
+    let (worker, mut client) = selected(&messages).await;
+    let lines = client.ok("UID COPY 1:2,4,6 Archive").await;
+    assert!(
+        lines[0].contains(" 1:2,4,6 1:4] COPY command completed"),
+        "{lines:#?}"
+    );
+    let lines = client.ok("MOVE 5,3 Junk").await;
+    assert!(lines[0].contains(" 3,5 1:2]"), "{lines:#?}");
+    assert_eq!(lines[1..3], ["* 5 EXPUNGE", "* 3 EXPUNGE"]);
     worker.shutdown().await.unwrap();
 }

@@ -85,7 +85,24 @@ async fn enable_lists_nothing_enabled() {
 async fn selected_command_without_mailbox_is_bad() {
     let mut worker = Worker::start().await;
     let mut client = worker.connect().await;
-    for command in ["FETCH 1 FLAGS", "UNSELECT", "CLOSE", "EXPUNGE", "CHECK"] {
+    let commands = [
+        "FETCH 1 FLAGS",
+        "UID FETCH 1 FLAGS",
+        "STORE 1 +FLAGS (\\Seen)",
+        "UID STORE 1 +FLAGS (\\Seen)",
+        "SEARCH ALL",
+        "UID SEARCH ALL",
+        "COPY 1 Archive",
+        "UID COPY 1 Archive",
+        "MOVE 1 Archive",
+        "UID MOVE 1 Archive",
+        "UID EXPUNGE 1",
+        "UNSELECT",
+        "CLOSE",
+        "EXPUNGE",
+        "CHECK",
+    ];
+    for command in commands {
         let lines = client.command(command).await;
         assert_eq!(status(&lines), "BAD", "{command}: {lines:?}");
     }
@@ -100,6 +117,46 @@ async fn login_after_authentication_is_bad() {
     let mut client = worker.connect().await;
     let lines = client.command("LOGIN bob secret").await;
     assert_eq!(status(&lines), "BAD", "{lines:?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn not_authenticated_commands_are_bad() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    for command in ["AUTHENTICATE PLAIN", "STARTTLS", "LOGIN bob secret"] {
+        let lines = client.command(command).await;
+        assert_eq!(status(&lines), "BAD", "{command}: {lines:?}");
+    }
+    client.ok("SELECT INBOX").await;
+    let lines = client.command("LOGIN bob secret").await;
+    assert_eq!(status(&lines), "BAD", "selected state: {lines:?}");
+    client.ok("NOOP").await;
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unadvertised_extensions_are_bad() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("SELECT INBOX").await;
+    for command in [
+        "COMPRESS DEFLATE",
+        "GETQUOTAROOT INBOX",
+        "UNAUTHENTICATE",
+        "SORT (DATE) UTF-8 ALL",
+        "THREAD REFERENCES UTF-8 ALL",
+        "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)",
+        "SEARCH RETURN (MIN) ALL",
+    ] {
+        let lines = client.command(command).await;
+        assert_eq!(status(&lines), "BAD", "{command}: {lines:?}");
+        assert!(
+            lines.last().unwrap().contains("not supported"),
+            "{command}: {lines:?}"
+        );
+    }
+    client.ok("NOOP").await;
     worker.shutdown().await.unwrap();
 }
 
