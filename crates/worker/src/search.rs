@@ -72,6 +72,7 @@ pub(crate) fn search(
                 largest_seq,
                 largest_uid,
                 details: None,
+                headers: None,
                 text: None,
             };
             message.matches(key)
@@ -88,6 +89,8 @@ struct Message<'a> {
     largest_seq: Option<SeqNum>,
     largest_uid: Option<Uid>,
     details: Option<Option<MessageDetails>>,
+    /// The decoded header fields alone, for keys that need no body text.
+    headers: Option<Option<SearchText>>,
     text: Option<Option<SearchText>>,
 }
 
@@ -167,14 +170,14 @@ impl Message<'_> {
 
     /// Days since the epoch of the Date header in its own zone; `None` without one.
     fn sent_day(&mut self) -> Option<i64> {
-        let text = self.text()?;
+        let text = self.header_text()?;
         let value = text.header("Date").next()?.to_owned();
         asimapd_mime::parse_rfc5322_date(value.as_bytes()).map(|date| date.local_day())
     }
 
     fn header_contains(&mut self, name: &str, value: &[u8]) -> bool {
         let needle = String::from_utf8_lossy(value).into_owned();
-        let Some(text) = self.text() else {
+        let Some(text) = self.header_text() else {
             return false;
         };
         let mut values = text.header(name).peekable();
@@ -191,6 +194,31 @@ impl Message<'_> {
         self.text.as_ref().and_then(Option::as_ref)
     }
 
+    /// Returns the decoded header fields: from the full text when a BODY or TEXT key
+    /// loaded it already, else from the header block alone, so header keys never decode
+    /// message bodies.
+    fn header_text(&mut self) -> Option<&SearchText> {
+        if matches!(self.text, Some(Some(_))) {
+            return self.text.as_ref().and_then(Option::as_ref);
+        }
+        if self.headers.is_none() {
+            self.headers = Some(self.load_headers());
+        }
+        self.headers.as_ref().and_then(Option::as_ref)
+    }
+
+    fn load_headers(&mut self) -> Option<SearchText> {
+        let opened = self
+            .store
+            .open_message(self.folder, self.candidate.uid)
+            .ok()?;
+        let mapped = Mapped::map(&opened.file).ok()?;
+        self.details = Some(Some(opened.details));
+        let header = header_block(mapped.bytes());
+        let analysis = Analysis::parse(header);
+        Some(analysis.search_text(header))
+    }
+
     fn load_text(&mut self) -> Option<SearchText> {
         let opened = self
             .store
@@ -201,6 +229,21 @@ impl Message<'_> {
         let analysis = Analysis::parse(mapped.bytes());
         Some(analysis.search_text(mapped.bytes()))
     }
+}
+
+/// Returns the message's header block up to and including the blank line that ends it,
+/// or the whole message when it has no body.
+fn header_block(raw: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while let Some(offset) = raw[start..].iter().position(|&b| b == b'\n') {
+        let next = start + offset + 1;
+        let line = &raw[start..next];
+        if line == b"\n" || line == b"\r\n" {
+            return &raw[..next];
+        }
+        start = next;
+    }
+    raw
 }
 
 fn contains<N: asimapd_proto::SetNumber>(set: &SequenceSet, number: N, largest: Option<N>) -> bool {
@@ -215,4 +258,27 @@ fn day_number(date: Date) -> i64 {
         u32::from(date.month()),
         u32::from(date.day()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_block_ends_at_blank_line() {
+        assert_eq!(header_block(b"A: 1\nB: 2\n\nbody\n"), b"A: 1\nB: 2\n\n");
+        assert_eq!(header_block(b"A: 1\r\n\r\nbody"), b"A: 1\r\n\r\n");
+        assert_eq!(header_block(b"A: 1\nB: 2\n"), b"A: 1\nB: 2\n");
+        assert_eq!(header_block(b"\nbody"), b"\n");
+        assert_eq!(header_block(b""), b"");
+    }
+
+    #[test]
+    fn header_search_text_has_no_bodies() {
+        let raw = b"Subject: =?UTF-8?Q?K=C3=B6ln?=\nContent-Type: text/plain\n\nbody text\n";
+        let header = header_block(raw);
+        let text = Analysis::parse(header).search_text(header);
+        assert_eq!(text.header("Subject").next(), Some("Köln"));
+        assert!(!text.body_contains("body text"));
+    }
 }

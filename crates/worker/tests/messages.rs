@@ -139,6 +139,13 @@ async fn fetch_mime_and_binary_sections() {
     );
     assert!(lines[1].starts_with("%PDF-1.4"), "{lines:#?}");
     assert!(lines[1].ends_with("BINARY.SIZE[2] 30)"), "{lines:#?}");
+    let lines = client.ok("FETCH 1 BINARY.PEEK[2]<1.4>").await;
+    assert_eq!(lines[0], "* 1 FETCH (BINARY[2]<1> \"PDF-\")");
+    let lines = client.ok("FETCH 1 BINARY.PEEK[2]<40.4>").await;
+    assert_eq!(
+        lines[0], "* 1 FETCH (BINARY[2]<40> \"\")",
+        "origin beyond the end"
+    );
     let lines = client.ok("FETCH 1 BODY.PEEK[9]").await;
     assert_eq!(
         lines[0], "* 1 FETCH (BODY[9] {0}",

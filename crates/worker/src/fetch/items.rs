@@ -279,19 +279,23 @@ fn body_item(
             })
         }
         A::Binary { part, partial, .. } => {
-            let decoded = analysis.binary(raw, &numbers(part))?;
+            // TODO(perf): the decoded part is built in memory, unlike BODY sections, which
+            // are streamed from the mapped file. Its size is bounded by the message size.
+            let mut decoded = analysis.binary(raw, &numbers(part))?;
             let (origin, count) = window(*partial);
             let start = (origin.min(decoded.len() as u64)) as usize;
             let end = start
                 + asimapd_mime::ServedReader::window_len(decoded.len() as u64, origin, count)
                     as usize;
+            decoded.truncate(end);
+            decoded.drain(..start);
             let key = BodyKey::Binary {
                 part: part.clone(),
                 origin: partial.map(|p| p.offset),
             };
             Ok(BodyItem::Value(FetchValue::BodyData {
                 key,
-                data: Some(decoded[start..end].to_vec()),
+                data: Some(decoded),
             }))
         }
         A::BinarySize { part } => {
