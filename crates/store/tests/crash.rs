@@ -9,17 +9,21 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use asimapd_mh::{FileIdentity, MailRoot, Profile, SETTLE_INTERVAL};
 use asimapd_proto::{Flag, Uid};
-use asimapd_store::{FlagSet, Store, StoreMode};
+use asimapd_store::{FlagSet, Index, Store, StoreMode};
 use support::*;
 
 /// Environment variable that carries the nmh home to the child.
 const CHILD_HOME_VAR: &str = "ASIMAPD_STORE_CRASH_HOME";
+/// File in the home where the child logs every UID that APPEND, COPY or MOVE returned, one
+/// `folder uid` line each, opened with `O_APPEND`.
+const HANDED_OUT_LOG: &str = "handed-out.log";
 /// How many times the child is killed.
 const KILLS: usize = 200;
 /// The folders the child works on.
@@ -58,6 +62,11 @@ fn open_store_at(home: &Path) -> Store {
 fn crash_child() {
     let home = PathBuf::from(std::env::var_os(CHILD_HOME_VAR).expect("home from the parent"));
     let store = open_store_at(&home);
+    let mut log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(home.join(HANDED_OUT_LOG))
+        .unwrap();
     let mut random = Random::seeded();
     let mut counter = 0u64;
     loop {
@@ -70,28 +79,44 @@ fn crash_child() {
         };
         let pick =
             |random: &mut Random| uids.get(random.below(uids.len() as u64) as usize).copied();
-        let _ = match random.below(5) {
-            0 => append(&store, folder, counter),
-            1 => pick(&mut random).map_or(Ok(()), |uid| toggle(&store, folder, uid, &mut random)),
-            2 => {
-                pick(&mut random).map_or(Ok(()), |uid| store.copy(folder, other, &[uid]).map(drop))
+        let handed_out: Vec<(&str, Uid)> = match random.below(5) {
+            0 => append(&store, folder, counter)
+                .map(|uid| vec![(folder, uid)])
+                .unwrap_or_default(),
+            1 => {
+                if let Some(uid) = pick(&mut random) {
+                    let _ = toggle(&store, folder, uid, &mut random);
+                }
+                Vec::new()
             }
-            3 => pick(&mut random).map_or(Ok(()), |uid| {
-                store.move_messages(folder, other, &[uid]).map(drop)
-            }),
-            _ => trim(&store, folder, &uids),
+            2 => pick(&mut random)
+                .and_then(|uid| store.copy(folder, other, &[uid]).ok())
+                .map(|outcome| outcome.pairs.iter().map(|(_, to)| (*other, *to)).collect())
+                .unwrap_or_default(),
+            3 => pick(&mut random)
+                .and_then(|uid| store.move_messages(folder, other, &[uid]).ok())
+                .map(|(outcome, _)| outcome.pairs.iter().map(|(_, to)| (*other, *to)).collect())
+                .unwrap_or_default(),
+            _ => {
+                let _ = trim(&store, folder, &uids);
+                Vec::new()
+            }
         };
+        for (folder, uid) in handed_out {
+            log.write_all(format!("{folder} {uid}\n").as_bytes())
+                .unwrap();
+        }
     }
 }
 
-fn append(store: &Store, folder: &str, counter: u64) -> asimapd_store::Result<()> {
+fn append(store: &Store, folder: &str, counter: u64) -> asimapd_store::Result<Uid> {
     let text = format!(
         "From: crash@example.org\nSubject: message {counter}\nMessage-ID: <{counter}.{}@crash>\n\nbody\n",
         std::process::id()
     );
     store
         .append(folder, text.as_bytes(), &FlagSet::new(), None)
-        .map(drop)
+        .map(|(_, uid)| uid)
 }
 
 fn toggle(store: &Store, folder: &str, uid: Uid, random: &mut Random) -> asimapd_store::Result<()> {
@@ -207,6 +232,53 @@ fn check_folder(store: &Store, folder: &str, history: &mut History, settled: boo
     }
 }
 
+/// Checks the UIDs the child logged as handed out: none twice in a folder, and each one
+/// either indexed or recorded as expunged.
+fn check_handed_out(store: &Store, home: &Path) {
+    let text = std::fs::read_to_string(home.join(HANDED_OUT_LOG)).unwrap_or_default();
+    let index = Index::open(&store.index_path()).unwrap();
+    let mut seen: HashSet<(String, u32)> = HashSet::new();
+    // A kill in the middle of `write_all` can leave the last line without its newline, and
+    // such a line is skipped.
+    for line in text
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+    {
+        let (folder, uid) = line.trim_end().split_once(' ').unwrap();
+        let uid: u32 = uid.parse().unwrap();
+        assert!(
+            seen.insert((folder.to_owned(), uid)),
+            "{folder}: UID {uid} was handed out twice"
+        );
+    }
+    for folder in FOLDERS {
+        let row = index.mailbox(folder).unwrap().unwrap();
+        let indexed: HashSet<u32> = index
+            .messages(row.id)
+            .unwrap()
+            .iter()
+            .map(|m| m.uid.get())
+            .collect();
+        let expunged: HashSet<u32> = index
+            .expunged_since(row.id, 0)
+            .unwrap()
+            .iter()
+            .map(|(uid, _)| uid.get())
+            .collect();
+        for (_, uid) in seen.iter().filter(|(name, _)| name == folder) {
+            assert!(
+                *uid < row.uid_next,
+                "{folder}: handed-out UID {uid} is not below UIDNEXT {}",
+                row.uid_next
+            );
+            assert!(
+                indexed.contains(uid) || expunged.contains(uid),
+                "{folder}: handed-out UID {uid} is neither indexed nor expunged"
+            );
+        }
+    }
+}
+
 /// Runs `mark -list`, which must succeed unless the folder is empty (nmh then reports "no
 /// messages" and exits with status 1).
 fn check_mark_list(home: &asimapd_testkit::nmh::NmhHome, folder: &str) {
@@ -244,6 +316,7 @@ fn crash_safety_after_sigkill() {
             check_folder(&store, folder, histories.entry(folder).or_default(), false);
             check_mark_list(&home, folder);
         }
+        check_handed_out(&store, home.home());
     }
 
     std::thread::sleep(SETTLE_INTERVAL + Duration::from_millis(200));
@@ -252,6 +325,13 @@ fn crash_safety_after_sigkill() {
         check_folder(&store, folder, histories.entry(folder).or_default(), true);
         check_mark_list(&home, folder);
     }
+    check_handed_out(&store, home.home());
+    let logged = std::fs::read_to_string(home.home().join(HANDED_OUT_LOG))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    eprintln!("UIDs logged by the child as returned to it: {logged}");
+    assert!(logged > 0, "the child never logged a returned UID");
     let handed_out: usize = histories.values().map(|h| h.identities.len()).sum();
     let expunged: usize = histories.values().map(|h| h.expunged.len()).sum();
     eprintln!("UIDs handed out: {handed_out}, expunged: {expunged}");
