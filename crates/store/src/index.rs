@@ -368,6 +368,8 @@ pub struct Writer<'a> {
 impl Writer<'_> {
     /// Issues a UIDVALIDITY larger than any issued before from this index: the current time
     /// in seconds, or one above the highest issued value when the clock is behind it.
+    // NOTE: a new index made in the same second as a lost one, or after the clock was set
+    // back, can issue a value the lost index had issued, because only the index records it.
     pub fn issue_uid_validity(&self, now: SystemTime) -> Result<UidValidity> {
         let seconds = now
             .duration_since(UNIX_EPOCH)

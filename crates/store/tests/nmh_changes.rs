@@ -30,7 +30,7 @@ fn pack_keeps_uids() {
     let Some(home) = home() else { return };
     fill_settled(&home, "inbox", &["a", "b", "c", "d", "e"]);
     let store = open_store(&home);
-    store.select("inbox").unwrap();
+    let validity = store.select("inbox").unwrap().uid_validity;
     home.run("rmm", &["+inbox", "2", "4"]);
     home.run("folder", &["+inbox", "-pack"]);
     store.check("inbox").unwrap();
@@ -38,7 +38,9 @@ fn pack_keeps_uids() {
         uid_map(&store, "inbox"),
         vec![(1, "a".into()), (3, "c".into()), (5, "e".into())]
     );
-    assert_eq!(store.status("inbox").unwrap().uid_next, 6);
+    let status = store.status("inbox").unwrap();
+    assert_eq!(status.uid_next, 6);
+    assert_eq!(status.uid_validity, validity, "pack keeps UIDVALIDITY");
 }
 
 #[test]
@@ -188,6 +190,82 @@ fn copy_and_move_report_uid_pairs() {
         vec![(1, "a".into()), (2, "b".into())]
     );
     home.mark_list("archive");
+}
+
+#[test]
+fn sortm_readds_out_of_order_message() {
+    let Some(home) = home() else { return };
+    let messages = vec![
+        message("d3", 3, 1),
+        message("d1", 1, 1),
+        message("d2", 2, 1),
+    ];
+    home.fill("inbox", &messages);
+    for number in 1..=3 {
+        age(&home.folder_path("inbox").join(number.to_string()));
+    }
+    let store = open_store(&home);
+    let mut selected = store.select("inbox").unwrap();
+    let validity = selected.uid_validity;
+    home.run("mark", &["+inbox", "1", "-sequence", "flagged", "-add"]);
+    store.check("inbox").unwrap();
+
+    home.run("sortm", &["+inbox"]);
+    store.check("inbox").unwrap();
+
+    // UIDs 1, 2, 3 contained d3, d1, d2. After sortm the numbers give d1, d2, d3, so d1 and d2
+    // keep their UIDs and d3, now numbered above them, is expunged and added as UID 4.
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(2, "d1".into()), (3, "d2".into()), (4, "d3".into())]
+    );
+    let expunged = wait_for_event(&mut selected.events, Duration::from_secs(1), |event| {
+        matches!(event, MailboxEvent::Expunged { .. })
+    });
+    let Some(MailboxEvent::Expunged { uids, .. }) = expunged else {
+        panic!("no Expunged event");
+    };
+    assert_eq!(uids, vec![uid(1)]);
+    let added = wait_for_event(&mut selected.events, Duration::from_secs(1), |event| {
+        matches!(event, MailboxEvent::Added(_))
+    });
+    let Some(MailboxEvent::Added(views)) = added else {
+        panic!("no Added event");
+    };
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].uid, uid(4));
+    assert!(
+        views[0].flags.has(SystemFlag::Flagged),
+        "the re-added message keeps its flags"
+    );
+    let after = store.select("inbox").unwrap();
+    assert_eq!(after.uid_validity, validity, "sortm keeps UIDVALIDITY");
+    assert_eq!(after.uid_next, 5);
+}
+
+#[test]
+fn lost_index_gets_larger_uidvalidity() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    let before = store.select("inbox").unwrap().uid_validity;
+    let index = store.index_path();
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = index.clone().into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+    // UIDVALIDITY is the time in seconds, so the new index must be made in a later second.
+    std::thread::sleep(Duration::from_millis(1100));
+    let store = open_store(&home);
+    let after = store.select("inbox").unwrap();
+    assert!(
+        after.uid_validity > before,
+        "{:?} after {before:?}",
+        after.uid_validity
+    );
+    assert_eq!(after.messages.len(), 2);
 }
 
 #[test]
