@@ -41,6 +41,7 @@ async fn fifty_sessions_finish_without_deadlock() {
                     .await;
                 let lines = client.read_tagged(&format!("a{round}")).await;
                 assert_eq!(status(&lines), "OK", "{lines:#?}");
+                let appended = appended_uid(lines.last().unwrap());
                 client.ok("UID FETCH 1:* FLAGS").await;
                 client.ok("UID STORE 1:* +FLAGS.SILENT (\\Seen)").await;
                 client.ok(&format!("SEARCH SUBJECT s{number}")).await;
@@ -51,6 +52,18 @@ async fn fifty_sessions_finish_without_deadlock() {
                 };
                 client.ok(&format!("UID COPY 1 {target}")).await;
                 client.ok("STATUS Junk (MESSAGES)").await;
+                if round == 0 {
+                    client.ok(&format!("UID MOVE {appended} Drafts")).await;
+                } else {
+                    client
+                        .ok(&format!("UID STORE {appended} +FLAGS.SILENT (\\Deleted)"))
+                        .await;
+                    client.ok(&format!("UID EXPUNGE {appended}")).await;
+                }
+                client.send(b"i1 IDLE\r\n").await;
+                assert_eq!(client.read_line().await, "+ idling");
+                client.send(b"DONE\r\n").await;
+                client.read_tagged("i1").await;
                 client.ok("NOOP").await;
             }
             client.ok("LOGOUT").await;
@@ -64,7 +77,37 @@ async fn fifty_sessions_finish_without_deadlock() {
     tokio::time::timeout(Duration::from_secs(120), all_done)
         .await
         .expect("sessions did not finish: deadlock or starvation");
+
+    // Each session moved its first message to Drafts and expunged its second. Archive
+    // then contains one copy of INBOX's UID 1 per round of each INBOX session. INBOX
+    // contains the 20 delivered messages and the copies of Archive's UID 1 made while
+    // that message still existed.
+    let mut client = worker.connect().await;
+    let lines = client.ok("STATUS Drafts (MESSAGES)").await;
+    assert_eq!(lines[0], format!("* STATUS Drafts (MESSAGES {SESSIONS})"));
+    let copies_per_mailbox = SESSIONS / 2 * ROUNDS;
+    let lines = client.ok("STATUS Archive (MESSAGES)").await;
+    assert_eq!(message_count(&lines[0]), copies_per_mailbox, "{lines:?}");
+    let lines = client.ok("STATUS INBOX (MESSAGES)").await;
+    let inbox = message_count(&lines[0]);
+    assert!(
+        (20..=20 + copies_per_mailbox).contains(&inbox),
+        "INBOX contains {inbox} messages"
+    );
     worker.shutdown().await.unwrap();
+}
+
+/// Returns the UID of an `OK [APPENDUID validity uid]` line.
+fn appended_uid(line: &str) -> u32 {
+    let code = line.split_once("[APPENDUID ").expect(line).1;
+    let uid = code.split(']').next().unwrap().split(' ').nth(1).unwrap();
+    uid.parse().expect(line)
+}
+
+/// Returns the MESSAGES value of a STATUS response.
+fn message_count(line: &str) -> usize {
+    let value = line.rsplit("MESSAGES ").next().unwrap();
+    value.trim_end_matches(')').parse().expect(line)
 }
 
 /// Returns the anonymous (heap and stack) resident memory of this process, in bytes.
