@@ -30,12 +30,14 @@ struct Logger {
 impl Router {
     /// Builds the handlers and loggers of a configuration. Handlers that cannot be opened and
     /// references to missing formatters or handlers are added to `problems` and skipped.
+    /// References to entries skipped as unsupported are not reported again: a handler with
+    /// a skipped formatter uses the default format.
     pub fn build(config: &LogConfig, problems: &mut Vec<String>) -> Router {
         let mut handlers = HashMap::new();
         for (name, spec) in &config.handlers {
             let formatter = match spec.formatter.as_deref() {
-                None => Formatter::new(DEFAULT_FORMAT, Style::Percent, None)
-                    .expect("default format parses"),
+                None => default_formatter(),
+                Some(skipped) if config.skipped_formatters.contains(skipped) => default_formatter(),
                 Some(formatter_name) => match build_formatter(config, formatter_name) {
                     Ok(formatter) => formatter,
                     Err(problem) => {
@@ -60,7 +62,7 @@ impl Router {
                 .iter()
                 .filter_map(|handler| {
                     let found = handlers.get(handler).cloned();
-                    if found.is_none() {
+                    if found.is_none() && !config.skipped_handlers.contains(handler) {
                         problems.push(format!("logger {name:?}: no handler {handler:?}"));
                     }
                     found
@@ -126,6 +128,10 @@ fn ancestors(name: &str) -> impl Iterator<Item = &str> {
         Some(current)
     })
     .filter(|name| !name.is_empty())
+}
+
+fn default_formatter() -> Formatter {
+    Formatter::new(DEFAULT_FORMAT, Style::Percent, None).expect("default format parses")
 }
 
 fn build_formatter(config: &LogConfig, name: &str) -> Result<Formatter, String> {

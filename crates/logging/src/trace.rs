@@ -74,6 +74,10 @@ pub struct TraceSink {
     is_enabled: AtomicBool,
     /// Set when the log configuration routes `asimap.trace` itself.
     router: Option<RecordRouter>,
+    /// Size at which a per-user file is rotated, in bytes: [`TRACE_MAX_BYTES`] outside tests.
+    max_bytes: u64,
+    /// Rotated files kept per user: [`TRACE_BACKUP_COUNT`] outside tests.
+    backup_count: u32,
     users: Mutex<HashMap<String, UserTrace>>,
 }
 
@@ -102,6 +106,8 @@ impl TraceSink {
             dir: dir.into(),
             is_enabled: AtomicBool::new(is_enabled),
             router: records.filter(|_| is_configured),
+            max_bytes: TRACE_MAX_BYTES,
+            backup_count: TRACE_BACKUP_COUNT,
             users: Mutex::default(),
         }
     }
@@ -215,8 +221,8 @@ impl TraceSink {
                 .expect("the trace format parses");
             let destination = Destination::RotatingFile {
                 path: self.path_of(user),
-                max_bytes: TRACE_MAX_BYTES,
-                backup_count: TRACE_BACKUP_COUNT,
+                max_bytes: self.max_bytes,
+                backup_count: self.backup_count,
             };
             match Handler::new(TRACE_LOGGER, Level::NOTSET, formatter, destination) {
                 Ok(handler) => Some(handler),

@@ -130,3 +130,32 @@ fn trace_file_rotates_at_maximum_size() {
     assert!(std::fs::metadata(&rotated).unwrap().len() <= TRACE_MAX_BYTES);
     assert!(std::fs::metadata(&current).unwrap().len() < TRACE_MAX_BYTES);
 }
+
+#[test]
+fn trace_rotation_keeps_backup_count_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = TraceSink::new(dir.path(), true, &LogConfig::default(), None);
+    // The rotation rule of TRACE_MAX_BYTES, at a size that needs no 100 MiB of writes.
+    sink.max_bytes = 1000;
+    let data = vec![b'x'; 300];
+
+    for _ in 0..40 {
+        sink.write(&event(MessageType::Send, &data));
+    }
+
+    let current = dir.path().join("alice-asimapd.trace");
+    let backups: Vec<std::path::PathBuf> = (1..=TRACE_BACKUP_COUNT)
+        .map(|index| dir.path().join(format!("alice-asimapd.trace.{index}")))
+        .collect();
+    let beyond = dir
+        .path()
+        .join(format!("alice-asimapd.trace.{}", TRACE_BACKUP_COUNT + 1));
+    assert!(current.exists());
+    for backup in &backups {
+        let length = std::fs::metadata(backup).unwrap().len();
+        assert!(length <= 1000, "{} has {length} bytes", backup.display());
+    }
+    assert!(!beyond.exists(), "only {TRACE_BACKUP_COUNT} rotated files");
+    assert_eq!(TRACE_BACKUP_COUNT, 5);
+    assert_eq!(TRACE_MAX_BYTES, 20 * 1024 * 1024);
+}

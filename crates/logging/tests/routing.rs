@@ -208,3 +208,40 @@ fn logger_names_follow_python_modules() {
     assert_eq!(logger_name("asimap.trace"), "asimap.trace");
     assert_eq!(logger_name("rustls::server::hs"), "rustls.server.hs");
 }
+
+#[test]
+fn skipped_entries_are_not_reported_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("main.log");
+    let text = serde_json::json!({
+        "version": 1,
+        "formatters": {"odd": {"()": "colorlog.ColoredFormatter", "format": "%(levelname)s"}},
+        "handlers": {
+            "main": {"class": "logging.FileHandler", "filename": log, "formatter": "odd"},
+            "syslog": {"class": "logging.handlers.SysLogHandler", "address": "/dev/log"}
+        },
+        "root": {"level": "INFO", "handlers": ["main", "syslog"]}
+    });
+    let config = config::parse_dict(&text.to_string()).unwrap();
+
+    let problems = with_config(&config, || {
+        tracing::info!(target: "asimapd_auth", "password file loaded");
+    });
+
+    assert_eq!(config.unsupported.len(), 2, "{:?}", config.unsupported);
+    assert!(problems.is_empty(), "reported twice: {problems:?}");
+    assert_eq!(lines(&log), ["password file loaded"]);
+}
+
+#[test]
+fn missing_handler_reference_is_reported() {
+    let text = serde_json::json!({
+        "version": 1,
+        "root": {"level": "INFO", "handlers": ["absent"]}
+    });
+    let config = config::parse_dict(&text.to_string()).unwrap();
+
+    let problems = with_config(&config, || {});
+
+    assert_eq!(problems, [r#"logger "root": no handler "absent""#]);
+}

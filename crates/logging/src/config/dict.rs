@@ -52,9 +52,12 @@ pub fn parse(text: &str) -> Result<LogConfig, String> {
             Ok(spec) => {
                 config.formatters.insert(name.clone(), spec);
             }
-            Err(reason) => config
-                .unsupported
-                .push(format!("formatter {name:?}: {reason}")),
+            Err(reason) => {
+                config
+                    .unsupported
+                    .push(format!("formatter {name:?}: {reason}"));
+                config.skipped_formatters.insert(name.clone());
+            }
         }
     }
     for (name, entry) in section(top, "handlers")? {
@@ -62,9 +65,12 @@ pub fn parse(text: &str) -> Result<LogConfig, String> {
             Ok(spec) => {
                 config.handlers.insert(name.clone(), spec);
             }
-            Err(reason) => config
-                .unsupported
-                .push(format!("handler {name:?}: {reason}")),
+            Err(reason) => {
+                config
+                    .unsupported
+                    .push(format!("handler {name:?}: {reason}"));
+                config.skipped_handlers.insert(name.clone());
+            }
         }
     }
     for (name, entry) in section(top, "loggers")? {

@@ -24,6 +24,7 @@ pub fn parse(text: &str) -> Result<LogConfig, String> {
             config
                 .unsupported
                 .push(format!("formatter {name:?}: unsupported class {class}"));
+            config.skipped_formatters.insert(name.clone());
             continue;
         }
         let style = parse_style(entry.get("style").map_or("%", String::as_str))?;
@@ -47,9 +48,12 @@ pub fn parse(text: &str) -> Result<LogConfig, String> {
             Ok(spec) => {
                 config.handlers.insert(name.clone(), spec);
             }
-            Err(reason) => config
-                .unsupported
-                .push(format!("handler {name:?}: {reason}")),
+            Err(reason) => {
+                config
+                    .unsupported
+                    .push(format!("handler {name:?}: {reason}"));
+                config.skipped_handlers.insert(name.clone());
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 //! Both are read into one model ([`LogConfig`]). Entries the server does not support are
 //! collected in [`LogConfig::unsupported`] and skipped; the caller reports each once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::format::Style;
@@ -31,6 +31,11 @@ pub struct LogConfig {
     pub root: Option<LoggerSpec>,
     /// Entries that were skipped, each described with its name.
     pub unsupported: Vec<String>,
+    /// Handlers skipped as unsupported. Loggers that name one go on without it, and the
+    /// skip is reported once, in [`unsupported`](Self::unsupported).
+    pub skipped_handlers: BTreeSet<String>,
+    /// Formatters skipped as unsupported. Handlers that name one use the default format.
+    pub skipped_formatters: BTreeSet<String>,
 }
 
 /// A formatter entry.
