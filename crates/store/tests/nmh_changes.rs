@@ -361,6 +361,35 @@ fn watcher_reports_inc_within_two_seconds() {
 }
 
 #[test]
+fn periodic_scan_reaches_unselected_folders() {
+    let Some(home) = home() else { return };
+    home.create_folder("other");
+    fill_settled(&home, "other", &["o"]);
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    assert_eq!(store.status("other").unwrap().messages, 1);
+    let config = WatchConfig {
+        poll_interval: Duration::from_secs(60),
+        scan_interval: Duration::from_millis(300),
+        use_inotify: false,
+        ..WatchConfig::default()
+    };
+    let _watcher = store.spawn_watcher(config).unwrap();
+    home.run("refile", &["1", "-src", "+inbox", "+other"]);
+
+    // No session selected "other" and nothing calls check or sync, so only the scan runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while store.indexed_messages("other").unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scan did not index the refiled message within 3 seconds"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(store.indexed_messages("inbox").unwrap().len(), 1);
+}
+
+#[test]
 fn watcher_polls_without_inotify() {
     let Some(home) = home() else { return };
     fill_settled(&home, "inbox", &["a"]);
