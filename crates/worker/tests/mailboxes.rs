@@ -541,3 +541,89 @@ async fn list_recursivematch_with_several_patterns() {
     );
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn select_while_selected_sends_closed() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("SELECT INBOX").await;
+    let lines = client.ok("EXAMINE Archive").await;
+    assert!(lines[0].starts_with("* OK [CLOSED]"), "{lines:#?}");
+    let lines = client.command("SELECT nowhere").await;
+    assert!(lines[0].starts_with("* OK [CLOSED]"), "{lines:#?}");
+    assert_eq!(status(&lines), "NO", "{lines:#?}");
+    let lines = client.command("FETCH 1 FLAGS").await;
+    assert_eq!(
+        status(&lines),
+        "BAD",
+        "a failed SELECT leaves no mailbox: {lines:#?}"
+    );
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn close_after_examine_keeps_deleted() {
+    let mut worker = Worker::start().await;
+    worker.deliver("inbox", &[message("a"), message("b")]);
+    let mut client = worker.connect().await;
+    client.ok("SELECT INBOX").await;
+    client.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    client.ok("CHECK").await;
+    client.ok("EXAMINE INBOX").await;
+    let lines = client.ok("CLOSE").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let lines = client.ok("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(lines[0], "* STATUS INBOX (MESSAGES 2)");
+    assert!(worker.mail_root().join("inbox/1").exists());
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn inbox_is_special_only_at_top() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.ok("SELECT iNbOx").await;
+    client.ok("CREATE lists/INBOX").await;
+    assert!(worker.mail_root().join("lists/INBOX").is_dir());
+    let lines = client.ok("LIST \"\" lists/%").await;
+    assert_eq!(lines[0], r#"* LIST (\HasNoChildren) "/" lists/INBOX"#);
+    let lines = client.command("SELECT lists/inbox").await;
+    assert_eq!(status(&lines), "NO", "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn append_keeps_flags_and_date() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let body = message("dated");
+    let command = format!(
+        "t1 APPEND Drafts (\\Draft $Sent) \"02-Jan-2024 23:30:00 -0500\" {{{}+}}\r\n",
+        body.len()
+    );
+    client.send(command.as_bytes()).await;
+    client.send(&body).await;
+    client.send(b"\r\n").await;
+    let lines = client.read_tagged("t1").await;
+    assert_eq!(status(&lines), "OK", "{lines:#?}");
+    client.ok("SELECT Drafts").await;
+    let lines = client.ok("FETCH 1 (INTERNALDATE FLAGS)").await;
+    assert_eq!(
+        lines[0],
+        r#"* 1 FETCH (INTERNALDATE " 2-Jan-2024 23:30:00 -0500" FLAGS (\Draft \Recent $Sent))"#,
+        "date-day-fixed pads the day with a space (RFC 9051 §9)"
+    );
+    // RFC 9051 §6.4.4: date keys compare the date of INTERNALDATE in its own zone.
+    for (command, expected) in [
+        ("SEARCH ON 2-Jan-2024", "* SEARCH 1"),
+        ("SEARCH SINCE 3-Jan-2024", "* SEARCH"),
+        ("SEARCH BEFORE 3-Jan-2024", "* SEARCH 1"),
+        ("SEARCH SENTON 1-Jan-2024", "* SEARCH 1"),
+    ] {
+        let lines = client.ok(command).await;
+        assert_eq!(lines[0], expected, "{command}");
+    }
+    let marks = worker.nmh().mark_list("Drafts");
+    assert!(marks.contains("Draft: 1"), "{marks}");
+    worker.shutdown().await.unwrap();
+}

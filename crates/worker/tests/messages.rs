@@ -204,6 +204,8 @@ async fn store_changes_flags() {
     assert!(marks.contains("unseen: 1 3"), "{marks}");
     let lines = client.command("STORE 1 +FLAGS (\\Recent)").await;
     assert_eq!(status(&lines), "BAD", "{lines:#?}");
+    let lines = client.command("STORE 1 +FLAGS (\\Important)").await;
+    assert_eq!(status(&lines), "BAD", "undefined system flag: {lines:#?}");
     worker.shutdown().await.unwrap();
 }
 
