@@ -215,6 +215,7 @@ impl WatchState {
             return changed;
         };
         let mut buffer = [0u8; 8192];
+        let mut removed = Vec::new();
         while let Ok(events) = inotify.read_events(&mut buffer) {
             let mut any = false;
             for event in events {
@@ -225,9 +226,19 @@ impl WatchState {
                 if event.mask.contains(inotify::EventMask::Q_OVERFLOW) {
                     changed.extend(self.watched.keys().cloned());
                 }
+                // The kernel dropped the watch (the folder was deleted, or its file system
+                // unmounted), so a folder created again under the name needs a new one.
+                if event.mask.contains(inotify::EventMask::IGNORED) {
+                    removed.push(event.wd.clone());
+                }
             }
             if !any {
                 break;
+            }
+        }
+        for descriptor in removed {
+            if let Some(name) = self.names.remove(&descriptor) {
+                self.watched.remove(&name);
             }
         }
         changed

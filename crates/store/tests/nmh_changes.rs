@@ -390,6 +390,41 @@ fn periodic_scan_reaches_unselected_folders() {
 }
 
 #[test]
+fn watcher_watches_recreated_folder() {
+    let Some(home) = home() else { return };
+    home.create_folder("tmp");
+    fill_settled(&home, "tmp", &["a"]);
+    let store = open_store(&home);
+    let mut selected = store.select("tmp").unwrap();
+    // Polling is too slow for this test, so only inotify can report the changes in time.
+    let config = WatchConfig {
+        poll_interval: Duration::from_secs(60),
+        ..WatchConfig::default()
+    };
+    let _watcher = store.spawn_watcher(config).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    home.run("rmf", &["+tmp", "-nointeractive"]);
+    let deleted = wait_for_event(&mut selected.events, Duration::from_secs(2), |event| {
+        matches!(event, MailboxEvent::Deleted)
+    });
+    assert!(deleted.is_some(), "no Deleted event within 2 seconds");
+    home.create_folder("tmp");
+    std::thread::sleep(Duration::from_millis(300));
+
+    fill_settled(&home, "tmp", &["b", "c"]);
+    let added = wait_for_event(
+        &mut selected.events,
+        Duration::from_secs(2),
+        |event| matches!(event, MailboxEvent::Added(views) if views.len() == 2),
+    );
+    assert!(
+        added.is_some(),
+        "no Added event for the new folder within 2 seconds"
+    );
+}
+
+#[test]
 fn watcher_polls_without_inotify() {
     let Some(home) = home() else { return };
     fill_settled(&home, "inbox", &["a"]);
