@@ -192,6 +192,11 @@ impl MailboxView {
             let message = self.messages.remove(index);
             self.recent.remove(&message.uid);
             self.pending_expunges.retain(|uid| *uid != message.uid);
+            // Messages past the announced count arrived after the last EXISTS (new UIDs are
+            // always appended at the end), so the client never saw them and gets no EXPUNGE.
+            if index >= self.announced_exists {
+                continue;
+            }
             self.announced_exists -= 1;
             let seq = SeqNum::new(index as u32 + 1).expect("index + 1 is non-zero");
             Data::Expunge(seq).encode(out, false);

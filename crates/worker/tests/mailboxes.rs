@@ -245,6 +245,12 @@ async fn rename_moves_children() {
     assert!(after[0].contains("MESSAGES 1"), "{after:?}");
     let lines = client.command("RENAME missing other").await;
     assert!(lines[0].contains("NO [NONEXISTENT]"), "{lines:?}");
+    let lines = client.command("RENAME new NEW/../new").await;
+    assert!(lines[0].contains("NO [CANNOT]"), "{lines:?}");
+    let lines = client.command("RENAME new new").await;
+    assert!(lines[0].contains("NO [ALREADYEXISTS]"), "{lines:?}");
+    let lines = client.command("RENAME new new/kid/deeper").await;
+    assert!(lines[0].contains("NO [CANNOT]"), "into itself: {lines:?}");
     worker.shutdown().await.unwrap();
 }
 

@@ -288,3 +288,55 @@ async fn invalid_commands_in_a_row_end_session() {
     assert!(bye.starts_with("* BYE"), "{bye}");
     worker.shutdown().await.unwrap();
 }
+
+/// Unusual but parseable commands get a tagged OK, NO or BAD and leave the session and the
+/// worker running.
+#[tokio::test]
+async fn odd_commands_keep_session() {
+    let mut worker = Worker::start().await;
+    worker.deliver("inbox", &[common::message("a")]);
+    let mut client = worker.connect().await;
+    let commands = [
+        "CREATE \"\"",
+        "DELETE \"\"",
+        "RENAME INBOX INBOX",
+        "RENAME Junk Junk",
+        "RENAME Junk Junk/inner",
+        "RENAME Archive Drafts",
+        "SELECT \"../..\"",
+        "STATUS INBOX ()",
+        "STATUS nowhere (MESSAGES)",
+        "LIST \"\" \"*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%\"",
+        "LIST \"../\" *",
+        "SUBSCRIBE \"../x\"",
+        "SELECT INBOX",
+        "FETCH 1 BODY.PEEK[1.2.3.4.5.6.7.8]",
+        "FETCH 1 BODY.PEEK[]<4294967295.4294967295>",
+        "FETCH 1 BINARY.PEEK[1.2]",
+        "FETCH 1 BODY.PEEK[HEADER.FIELDS (\"\")]",
+        "SEARCH LARGER 18446744073709551615",
+        "SEARCH HEADER \"\" \"\"",
+        "SEARCH NOT NOT NOT NOT NOT NOT NOT NOT ALL",
+        "STORE 1 FLAGS ()",
+        "COPY 1 \"\"",
+        "MOVE 1 INBOX",
+        "UID EXPUNGE 1:4294967295",
+        "EXPUNGE",
+    ];
+    for command in commands {
+        let lines = client.command(command).await;
+        assert!(
+            ["OK", "NO", "BAD"].contains(&status(&lines)),
+            "{command}: {lines:#?}"
+        );
+        assert!(
+            !lines.last().unwrap().contains("SERVERBUG"),
+            "{command}: {lines:#?}"
+        );
+    }
+    client.ok("NOOP").await;
+    assert!(!worker.task.is_finished());
+    let mut other = worker.connect().await;
+    other.ok("SELECT INBOX").await;
+    worker.shutdown().await.unwrap();
+}

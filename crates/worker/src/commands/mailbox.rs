@@ -38,7 +38,7 @@ pub(super) async fn handle_create(
     };
     let root = session.store.root().path().to_owned();
     if crate::noselect::clear(&root, &folder)? {
-        // RFC 9051 §6.3.4: a `\Noselect` name left by DELETE becomes a mailbox again.
+        // A `\Noselect` name left by DELETE becomes a mailbox again, as in the Python asimap.
         if let Some(special_use) = special_use {
             session
                 .blocking(move |store| store.set_special_use(&folder, Some(special_use)))
@@ -141,6 +141,12 @@ pub(super) async fn handle_rename(
         return Err(CommandError::no(
             Some(Code::AlreadyExists),
             "INBOX always exists",
+        ));
+    }
+    if target == source {
+        return Err(CommandError::no(
+            Some(Code::AlreadyExists),
+            "Target mailbox already exists: it is the source mailbox",
         ));
     }
     if source == INBOX_FOLDER {
