@@ -192,7 +192,7 @@ fn dict_config_rotates_files_of_listener() {
             "pipes": {"format": PIPE_FORMAT, "datefmt": "%Y-%m-%dT%H:%M:%S"},
             "json": {
                 "()": "pythonjsonlogger.jsonlogger.JsonFormatter",
-                "format": "%(asctime)s %(levelname)s %(name)s %(username)s %(message)s"
+                "format": "%(asctime)s %(levelname)s %(name)s %(username)s %(process)d %(message)s"
             }
         },
         "handlers": {
@@ -258,6 +258,7 @@ fn dict_config_rotates_files_of_listener() {
     assert!(!records.is_empty());
     for record in &records {
         assert_eq!(record["username"], alice.name.as_str(), "{record}");
+        assert_eq!(record["process"], worker, "{record}");
         assert_ne!(record["levelname"], "DEBUG", "{record}");
         assert!(record["asctime"].is_string(), "{record}");
         assert!(record["message"].is_string(), "{record}");

@@ -203,6 +203,7 @@ fn connections_of_one_user_share_worker_until_linger_ends() {
     assert_eq!(shared.len(), 1);
     assert!(after_linger.is_empty());
     assert_ne!(restarted, shared, "a new worker serves the next login");
+    server.wait_for_log(&format!("worker pid {} exited", shared[0]));
     third.command("o3", "LOGOUT");
     assert_eq!(server.stop(), Some(0));
 }
@@ -500,4 +501,36 @@ fn trace_records_follow_sigusr1() {
         formats, 2,
         "switching tracing on again announces the format"
     );
+}
+
+#[test]
+fn failed_worker_exit_status_is_logged() {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("fail pw", "fail subject");
+    // The listener, as root, still finds the maildir; the worker, as alice, cannot open it.
+    std::fs::set_permissions(&alice.maildir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let server = site.start(&[]);
+    let mut client = server.connect();
+
+    client.send(&format!("a1 LOGIN {} \"fail pw\"", alice.name));
+    let rest = client.rest();
+
+    let bye = "* BYE [UNAVAILABLE] Server process for this account stopped; please log in again";
+    assert!(rest.starts_with(bye), "{rest:?}");
+    let log = server.wait_for_log("failed with exit status");
+    let line = log
+        .lines()
+        .find(|line| line.contains("failed with exit status"))
+        .unwrap();
+    assert!(line.contains("worker pid "), "{line}");
+    assert!(
+        log.contains("worker failed"),
+        "the worker logs its error:\n{log}"
+    );
+    assert_eq!(server.stop(), Some(0));
 }

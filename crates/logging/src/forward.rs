@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, UNIX_EPOCH};
 
 use asimapd_ipc::{ControlSocket, FromWorker, MAX_MESSAGE_LEN};
 use tokio::sync::mpsc;
@@ -39,6 +40,9 @@ const MODULE_FIELD: &str = "module";
 const FUNCTION_FIELD: &str = "funcName";
 const LINE_FIELD: &str = "lineno";
 const FILE_FIELD: &str = "pathname";
+const PROCESS_FIELD: &str = "process";
+/// Creation time of the record in the worker, in seconds since the Unix epoch.
+const CREATED_FIELD: &str = "created";
 
 /// Returns the lowest level that any logger of `config` lets through: events below it
 /// reach no handler, so workers need not send them.
@@ -100,6 +104,20 @@ impl RecordRouter {
                 (FILE_FIELD, serde_json::Value::String(file)) => record.file = Some(file),
                 (LINE_FIELD, serde_json::Value::Number(line)) => {
                     record.line = line.as_u64().and_then(|line| u32::try_from(line).ok());
+                }
+                (PROCESS_FIELD, serde_json::Value::Number(pid)) => {
+                    if let Some(pid) = pid.as_u64().and_then(|pid| u32::try_from(pid).ok()) {
+                        record.process = pid;
+                    }
+                }
+                (CREATED_FIELD, serde_json::Value::Number(seconds)) => {
+                    let created = seconds
+                        .as_f64()
+                        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+                        .and_then(|since_epoch| UNIX_EPOCH.checked_add(since_epoch));
+                    if let Some(created) = created {
+                        record.created = created;
+                    }
                 }
                 (_, value) => record.fields.push((name, value)),
             }
@@ -303,9 +321,15 @@ fn message_of(record: Record) -> FromWorker {
         }
         message.truncate(cut);
     }
+    let created = record
+        .created
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since_epoch| since_epoch.as_secs_f64());
     let mut fields = vec![
         (MODULE_FIELD.to_owned(), record.module.into()),
         (FUNCTION_FIELD.to_owned(), record.function.into()),
+        (PROCESS_FIELD.to_owned(), record.process.into()),
+        (CREATED_FIELD.to_owned(), created.into()),
     ];
     if let Some(file) = record.file {
         fields.push((FILE_FIELD.to_owned(), file.into()));

@@ -98,6 +98,31 @@ fn forwarded_record_reaches_configured_file() {
 }
 
 #[test]
+fn forwarded_record_keeps_worker_process_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("asimapd.log");
+    let document = serde_json::json!({
+        "version": 1,
+        "formatters": {"f": {"format": "%(process)d %(asctime)s %(message)s", "datefmt": "%Y"}},
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": &path, "formatter": "f"}},
+        "root": {"level": "INFO", "handlers": ["file"]},
+    });
+    let mut problems = Vec::new();
+    let config = parse_dict(&document.to_string()).unwrap();
+    let records = RecordRouter::new(Router::build(&config, &mut problems));
+    let mut record = Record::new(Level::INFO, "asimap.user_server", "selected");
+    record.process = 4242;
+    // 2001-09-09T01:46:40Z, a year no test run falls in.
+    record.created = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+
+    records.route(message_of(record));
+
+    assert!(problems.is_empty(), "{problems:?}");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written, "4242 2001 selected\n");
+}
+
+#[test]
 fn long_message_is_cut_at_character_boundary() {
     let text = "é".repeat(MAX_FORWARDED_MESSAGE);
     let record = Record::new(Level::INFO, "asimap", text);

@@ -19,6 +19,7 @@
 //! | `asimapd_mh::…` (MH folders) | `asimap.mh.…` |
 //! | `asimapd_mime::…` (message analysis) | `asimap.mime.…` |
 //! | `asimapd_proto::…` (IMAP grammar) | `asimap.parse.…` |
+//! | `asimapd_logging::…` (this crate: trace files, record forwarding) | `asimap.logging.…` |
 //! | `asimapd::…` (program start-up) | `asimap.asimapd.…` |
 //! | a target that already starts with `asimap.` (such as `asimap.trace`) | unchanged |
 //! | any other crate's `a::b` | `a.b` |
@@ -26,6 +27,12 @@
 //! Each `::`-separated module below the crate becomes one more dotted component, so
 //! `asimapd_worker::fetch` logs as `asimap.user_server.fetch`, and a logger configured for
 //! `asimap.user_server` receives it.
+//!
+//! Other record attributes: `%(module)s` is the last component of the Rust module path, and
+//! `%(funcName)s` is the name of the innermost `tracing` span (empty outside spans).
+//! `%(username)s` is the user of the connection or worker the record comes from, and empty
+//! before login. Records of a worker process keep its `%(process)d` and creation time,
+//! although the listener writes them.
 
 pub mod config;
 pub mod format;
