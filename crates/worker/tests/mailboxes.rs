@@ -494,6 +494,15 @@ async fn nmh_folder_create_appears_in_list() {
     worker.nmh().create_folder("fromnmh");
     let lines = client.ok("LIST \"\" fromnmh").await;
     assert_eq!(lines[0], r#"* LIST (\HasNoChildren) "/" fromnmh"#);
+
+    worker.nmh().create_folder("fromnmh/kid");
+    let lines = client.ok("LIST \"\" fromnmh*").await;
+    assert_eq!(lines[0], r#"* LIST (\HasChildren) "/" fromnmh"#);
+    assert_eq!(lines[1], r#"* LIST (\HasNoChildren) "/" fromnmh/kid"#);
+    worker.nmh().run("rmf", &["+fromnmh/kid", "-nointeractive"]);
+    let lines = client.ok("LIST \"\" fromnmh*").await;
+    assert_eq!(lines[0], r#"* LIST (\HasNoChildren) "/" fromnmh"#);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
     worker.shutdown().await.unwrap();
 }
 
