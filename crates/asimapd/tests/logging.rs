@@ -151,28 +151,39 @@ fn default_lines_carry_time_level_user_module() {
 }
 
 #[test]
-fn debug_option_logs_debug_records() {
+fn debug_option_and_variable_log_debug_records() {
     if !require_root() {
         return;
     }
     let site = Site::new();
     let alice = site.add_user("debug pw", "debug subject");
-    let server = site.start(&["--debug"]);
-    let mut client = busy_session(&server, &alice, "debug pw");
-    client.command("o1", "LOGOUT");
-    drop(client);
+    let launches = [
+        Launch {
+            args: &["--debug"],
+            ..Launch::default()
+        },
+        Launch {
+            env: &[("DEBUG", "1")],
+            ..Launch::default()
+        },
+    ];
+    for launch in &launches {
+        let server = site.launch(launch);
+        let mut client = busy_session(&server, &alice, "debug pw");
+        client.command("o1", "LOGOUT");
+        drop(client);
 
-    let log = server.wait_for_log("session ended");
-    assert_eq!(server.stop(), Some(0));
+        let log = server.wait_for_log("session ended");
+        assert_eq!(server.stop(), Some(0));
 
-    let debug_lines: Vec<&str> = log.lines().filter(|l| l.contains("] DEBUG ")).collect();
-    assert!(!debug_lines.is_empty(), "{log}");
-    assert!(
-        debug_lines
-            .iter()
-            .any(|line| line.contains(&format!("DEBUG {} asimap.user_server.", alice.name))),
-        "workers send DEBUG records too:\n{log}"
-    );
+        let debug_lines: Vec<&str> = log.lines().filter(|l| l.contains("] DEBUG ")).collect();
+        assert!(!debug_lines.is_empty(), "{log}");
+        let worker_debug = format!("DEBUG {} asimap.user_server.", alice.name);
+        assert!(
+            debug_lines.iter().any(|line| line.contains(&worker_debug)),
+            "workers send DEBUG records too:\n{log}"
+        );
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Site, account_tool, chown_tree, ids_of, require_root};
+use support::{Launch, Site, account_tool, chown_tree, ids_of, require_root};
 
 #[test]
 fn python_imaplib_logs_in_and_fetches() {
@@ -97,7 +97,11 @@ fn workers_run_as_maildir_owners_and_stay_apart() {
     std::os::unix::fs::symlink(bob_inbox.join("1"), alice.maildir.join("inbox/2")).unwrap();
     chown_tree(&alice.maildir, alice.uid, alice.gid);
     let starttls_port = support::free_port();
-    let server = site.start(&[&format!("--starttls-port={starttls_port}")]);
+    let server = site.launch(&Launch {
+        args: &[&format!("--starttls-port={starttls_port}")],
+        env: &[("ASIMAPD_TEST_MARKER", "listener only")],
+        port: None,
+    });
     let mut alice_client = server.connect();
     alice_client.login(&alice.name, "alice pw");
     let mut bob_client = server.connect();
@@ -148,7 +152,7 @@ fn workers_run_as_maildir_owners_and_stay_apart() {
         "{listed:#?}"
     );
 
-    let listening = Command::new(ss)
+    let listening = Command::new(&ss)
         .args(["-l", "-n", "-p", "-t", "-u", "-x", "-w"])
         .output()
         .unwrap();
@@ -171,6 +175,25 @@ fn workers_run_as_maildir_owners_and_stay_apart() {
         assert!(
             socket.contains(&format!("pid={},", server.pid())),
             "{socket}"
+        );
+    }
+    // Workers reach the listener only over inherited Unix socket pairs.
+    let sockets = Command::new(&ss)
+        .args(["-a", "-n", "-p", "-t", "-u", "-w"])
+        .output()
+        .unwrap();
+    let sockets = String::from_utf8_lossy(&sockets.stdout);
+    let worker_sockets: Vec<&str> = sockets
+        .lines()
+        .filter(|line| pids.iter().any(|pid| line.contains(&format!("pid={pid},"))))
+        .collect();
+    assert!(worker_sockets.is_empty(), "{worker_sockets:#?}");
+    for pid in &pids {
+        let environment = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let environment = String::from_utf8_lossy(&environment);
+        assert!(
+            !environment.contains("ASIMAPD_TEST_MARKER"),
+            "the worker environment is cleared: {environment:?}"
         );
     }
 
@@ -241,6 +264,39 @@ fn killed_worker_clients_get_bye_and_next_login_works() {
     assert_ne!(restarted, killed);
     server.wait_for_log(&format!("worker pid {killed} killed by signal 9"));
     assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
+fn workers_exit_when_listener_is_killed() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("orphan pw", "orphan subject");
+    let server = site.start(&[]);
+    let mut client = server.connect();
+    client.login(&alice.name, "orphan pw");
+    let worker = server.wait_for_workers(1)[0];
+
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+
+    // The parent-death signal ends the worker; a zombie left for init to reap counts too.
+    let deadline = std::time::Instant::now() + support::TIMEOUT;
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{worker}/status"));
+        let is_gone = status.map_or(true, |status| {
+            support::status_field(&status, "State:") == Some("Z")
+        });
+        if is_gone {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {worker} outlived its listener"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(client);
 }
 
 #[test]
@@ -436,6 +492,7 @@ fn trace_records_follow_sigusr1() {
         .path()
         .join(format!("traces/{}-asimapd.trace", alice.name));
     let mut client = server.connect();
+    let client_address = client.local_address();
     client.login(&alice.name, "trace pw");
     client.command("t1", "NOOP");
 
@@ -487,12 +544,7 @@ fn trace_records_follow_sigusr1() {
             .unwrap()
             .starts_with("client-")
     );
-    assert!(
-        received["remote"]
-            .as_str()
-            .unwrap()
-            .starts_with("127.0.0.1:")
-    );
+    assert_eq!(received["remote"], client_address.to_string());
     let formats = records
         .iter()
         .filter(|r| r["trace_format"] == "1.0")

@@ -3,7 +3,7 @@
 //! Administrators of the Python asimapd configure logging with a JSON file in the shape of
 //! Python's `logging.config.dictConfig` schema or an INI file in the `fileConfig` format.
 //! This crate reads both ([`config`]), builds the same loggers, handlers and formatters
-//! ([`router`], [`handler`], [`format`]), and feeds them from `tracing` events
+//! ([`router`], [`handler`], [`format`](mod@format)), and feeds them from `tracing` events
 //! ([`layer`]).
 //!
 //! # Logger names

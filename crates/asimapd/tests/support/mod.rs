@@ -557,6 +557,11 @@ impl ImapClient {
         rest
     }
 
+    /// Returns the client's own address of the connection.
+    pub fn local_address(&self) -> std::net::SocketAddr {
+        self.stream.get_ref().sock.local_addr().unwrap()
+    }
+
     /// Returns the certificate the server presented, in DER form.
     pub fn peer_certificate(&self) -> Vec<u8> {
         let connection = &self.stream.get_ref().conn;
