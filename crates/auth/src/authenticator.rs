@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::cache::CredentialCache;
 use crate::error::HashError;
@@ -134,7 +134,7 @@ impl Authenticator {
                 .cache
                 .contains(user, password.expose(), Instant::now())
         {
-            debug!(user, %client, "login accepted from credential cache");
+            info!(user, %client, "login accepted from credential cache");
             return AuthOutcome::Success(account.clone());
         }
 
@@ -148,7 +148,7 @@ impl Authenticator {
         match account {
             Some(account) if is_match => {
                 limits.cache.insert(user, password.expose(), Instant::now());
-                debug!(user, %client, "login accepted");
+                info!(user, %client, "login accepted");
                 AuthOutcome::Success(account)
             }
             _ => {
