@@ -202,6 +202,60 @@ fn workers_run_as_maildir_owners_and_stay_apart() {
 }
 
 #[test]
+fn mailbox_names_cannot_write_outside_mail_root() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("write pw", "write subject");
+    let home = alice.maildir.parent().unwrap().to_owned();
+    // A folder alice may write to, so the server's check of mailbox names is the only barrier.
+    let writable = site.dir.path().join(format!("{}-writable", alice.name));
+    std::fs::create_dir(&writable).unwrap();
+    chown_tree(&writable, alice.uid, alice.gid);
+    let outside = writable.join("escaped");
+    let server = site.start(&[]);
+    let mut client = server.connect();
+    client.login(&alice.name, "write pw");
+    client.command("s", "SELECT INBOX");
+
+    let attempts = [
+        "CREATE \"../escaped\"".to_owned(),
+        "CREATE \"inbox/../../escaped\"".to_owned(),
+        format!("CREATE \"{}\"", outside.display()),
+        "RENAME INBOX \"../escaped\"".to_owned(),
+        "COPY 1 \"../escaped\"".to_owned(),
+        "MOVE 1 \"../escaped\"".to_owned(),
+        format!("COPY 1 \"{}\"", outside.display()),
+        "DELETE \"..\"".to_owned(),
+        "DELETE \"../Mail\"".to_owned(),
+    ];
+    for (index, attempt) in attempts.iter().enumerate() {
+        let tag = format!("w{index}");
+        let answer = client.command(&tag, attempt);
+        let tagged = answer.last().unwrap();
+        assert!(
+            tagged.starts_with(&format!("{tag} NO")) || tagged.starts_with(&format!("{tag} BAD")),
+            "{attempt} -> {answer:?}"
+        );
+    }
+    let fetch = client.command("f", "FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    drop(client);
+    assert_eq!(server.stop(), Some(0));
+
+    assert!(!home.join("escaped").exists(), "a folder beside Mail");
+    assert!(!outside.exists(), "a folder at an absolute path");
+    assert!(
+        alice.maildir.join("inbox/1").exists(),
+        "INBOX keeps its message"
+    );
+    assert!(
+        fetch.iter().any(|line| line.contains("write subject")),
+        "{fetch:?}"
+    );
+}
+
+#[test]
 fn connections_of_one_user_share_worker_until_linger_ends() {
     if !require_root() {
         return;
