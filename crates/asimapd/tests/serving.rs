@@ -322,34 +322,42 @@ fn killed_worker_clients_get_bye_and_next_login_works() {
 
 #[test]
 fn workers_exit_when_listener_is_killed() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+
     if !require_root() {
         return;
     }
+    // Orphaned workers come to this process, which reaps them, rather than to an init
+    // that may never reap them.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
     let site = Site::new();
     let alice = site.add_user("orphan pw", "orphan subject");
     let server = site.start(&[]);
     let mut client = server.connect();
     client.login(&alice.name, "orphan pw");
     let worker = server.wait_for_workers(1)[0];
+    let worker_pid = nix::unistd::Pid::from_raw(worker as i32);
 
     server.signal(nix::sys::signal::Signal::SIGKILL);
 
-    // The parent-death signal ends the worker; a zombie left for init to reap counts too.
+    // The worker is this process's child only once the listener is gone.
     let deadline = std::time::Instant::now() + support::TIMEOUT;
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{worker}/status"));
-        let is_gone = status.map_or(true, |status| {
-            support::status_field(&status, "State:") == Some("Z")
-        });
-        if is_gone {
-            break;
+    let status = loop {
+        match waitpid(worker_pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => {}
+            Ok(status) => break status,
+            Err(error) => panic!("waitpid {worker} failed: {error}"),
         }
         assert!(
             std::time::Instant::now() < deadline,
             "worker {worker} outlived its listener"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    };
+    assert!(
+        matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..)),
+        "{status:?}"
+    );
     drop(client);
 }
 

@@ -25,8 +25,9 @@ static NEXT_USER: AtomicU32 = AtomicU32::new(0);
 /// Serialises this process's changes to the user database.
 static ACCOUNTS: Mutex<()> = Mutex::new(());
 
-/// Attempts of an account command; another process may hold the lock on /etc/passwd.
-const ACCOUNT_ATTEMPTS: u32 = 5;
+/// Attempts of an account command, 200 ms apart; another process may hold the lock on
+/// /etc/passwd.
+const ACCOUNT_ATTEMPTS: u32 = 25;
 
 /// Runs `useradd`, `userdel`, `groupadd`, `usermod` or `groupdel`; true on success.
 pub fn account_tool(program: &str, args: &[&std::ffi::OsStr]) -> bool {
@@ -106,8 +107,30 @@ impl UnixUser {
 
 impl Drop for UnixUser {
     fn drop(&mut self) {
-        account_tool("userdel", &[self.name.as_ref()]);
+        // userdel rejects a user that still runs a process, such as a worker that is
+        // finishing after its listener stopped.
+        let deadline = Instant::now() + TIMEOUT;
+        while has_process(self.uid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !account_tool("userdel", &[self.name.as_ref()]) {
+            eprintln!("userdel {} failed; remove the user by hand", self.name);
+        }
     }
+}
+
+/// Returns true while a process runs with real user id `uid`; zombies do not count.
+fn has_process(uid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            return false;
+        };
+        let is_zombie = status_field(&status, "State:") == Some("Z");
+        !is_zombie && status_field(&status, "Uid:") == Some(uid.to_string().as_str())
+    })
 }
 
 /// Changes the owner of `path` and everything below it, symbolic links themselves included.
