@@ -415,6 +415,7 @@ fn stat_if_exists(path: &Path) -> Result<Option<std::fs::Metadata>> {
 
 fn may_be_mid_rewrite(locked: &LockedFile, content: &[u8]) -> bool {
     content.is_empty()
+        && !locked.was_emptied_here()
         && locked
             .modified()
             .ok()

@@ -14,12 +14,14 @@
 //! Every lock is taken by polling with a short back-off up to a time limit, never by blocking
 //! without one, and the caller holds it for milliseconds.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{IoContext, MhError, Result};
@@ -121,7 +123,35 @@ impl LockedFile {
             .context("write", &self.path)?;
         self.file
             .set_len(bytes.len() as u64)
-            .context("ftruncate", &self.path)
+            .context("ftruncate", &self.path)?;
+        let meta = self.file.metadata().context("fstat", &self.path)?;
+        let key = (meta.dev(), meta.ino());
+        let mut emptied = emptied_here();
+        match (bytes.is_empty(), meta.modified()) {
+            (true, Ok(modified)) => {
+                emptied.insert(key, modified);
+            }
+            _ => {
+                emptied.remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns true when this process emptied the file last, judged by its device, inode
+    /// and modification time. nmh unlinks `.mh_sequences` instead of leaving it empty, so
+    /// only an empty file that another process wrote can be an nmh rewrite in progress.
+    // NOTE: the kernel stamps files from a coarse clock (a few milliseconds), so another
+    // process that truncates the file within that time after this process emptied it goes
+    // unnoticed here.
+    pub(crate) fn was_emptied_here(&self) -> bool {
+        let Ok(meta) = self.file.metadata() else {
+            return false;
+        };
+        let Ok(modified) = meta.modified() else {
+            return false;
+        };
+        emptied_here().get(&(meta.dev(), meta.ino())) == Some(&modified)
     }
 
     /// Returns the file's current size.
@@ -135,6 +165,16 @@ impl LockedFile {
         let meta = self.file.metadata().context("fstat", &self.path)?;
         meta.modified().context("fstat", &self.path)
     }
+}
+
+/// Locks and returns the modification time, by device and inode, of every file that
+/// [`LockedFile::replace_contents`] left empty in this process.
+fn emptied_here() -> std::sync::MutexGuard<'static, HashMap<(u64, u64), SystemTime>> {
+    static EMPTIED: OnceLock<Mutex<HashMap<(u64, u64), SystemTime>>> = OnceLock::new();
+    EMPTIED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Returns true when another process holds an fcntl lock (of either kind) on `path`, or a dot

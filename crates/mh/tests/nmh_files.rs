@@ -96,6 +96,50 @@ fn emptied_sequences_file_stays_in_place() {
     assert_eq!(env.ids("empty", Some("flagged")), ids_of("m", [1]));
 }
 
+/// nmh unlinks `.mh_sequences` when no sequence is left, so an empty file is read again
+/// after a pause only when another process emptied it, never after this process did.
+#[test]
+fn own_emptied_sequences_are_read_at_once() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("quick", 2);
+    env.home
+        .run("mark", &["+quick", "1", "-seq", "flagged", "-add"]);
+    let path = env.home.folder_path("quick").join(".mh_sequences");
+    let folder = env.root.folder("quick").unwrap();
+    folder
+        .update_sequences(&[SequenceChange::remove(env.seq("flagged"), numbers([1]))])
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+    let started = std::time::Instant::now();
+    folder.snapshot().unwrap();
+    folder
+        .update_sequences(&[SequenceChange::remove(env.seq("flagged"), numbers([2]))])
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited < asimapd_mh::MID_REWRITE_WAIT,
+        "read and update waited {waited:?}"
+    );
+
+    // File timestamps come from a coarse clock, so let it move on before the other write.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::fs::write(&path, b"flagged: 2\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let started = std::time::Instant::now();
+    folder.snapshot().unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= asimapd_mh::MID_REWRITE_WAIT,
+        "a file emptied elsewhere is read again after a pause, waited {waited:?}"
+    );
+}
+
 #[test]
 fn listing_follows_nmh_name_rules() {
     let Some(env) = setup("") else { return };
