@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-/// Time a read may block before the client gives up on a server.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// Time a read may block before the client gives up on a server. It is long because a
+/// server may read every message of a large folder before its first response to SELECT.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(900);
 /// Largest literal the client accepts in a response.
 pub const MAX_LITERAL: usize = 64 << 20;
 

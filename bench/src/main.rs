@@ -48,6 +48,12 @@ struct Args {
     /// Runs of each workload against each server
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Runs of the first and second open of the large folders; defaults to --runs
+    #[arg(long)]
+    large_runs: Option<usize>,
+    /// Run only the workloads whose name contains this text (case-insensitive)
+    #[arg(long)]
+    only: Option<String>,
     /// Seed of the generated corpus
     #[arg(long, default_value_t = 0x5eed_2026)]
     seed: u64,
@@ -84,9 +90,9 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<String> {
-    if args.runs == 0 || args.messages < workloads::BATCH + 20 {
+    if args.runs == 0 || args.large_runs == Some(0) || args.messages < workloads::BATCH + 20 {
         bail!(
-            "--runs must be at least 1 and --messages at least {}",
+            "--runs and --large-runs must be at least 1 and --messages at least {}",
             workloads::BATCH + 20
         );
     }
@@ -114,7 +120,7 @@ fn run(args: &Args) -> Result<String> {
         prime(&bench, target)
             .with_context(|| format!("failed to open INBOX on {}", server.name))?;
     }
-    let rows = run_workloads(args, &bench, &servers);
+    let rows = run_workloads(args, &bench, &servers, &work);
     let memory = measure_memory(args, &bench, &servers);
     let mut markdown = report::environment(args.seed, &servers_tls(&bench, &servers));
     markdown.push_str(&report::table(&rows));
@@ -180,8 +186,11 @@ fn build_corpus(
     for run in 1..=args.runs {
         pool.link_mh_folder(&mh_root, &format!("cold{run}"), args.messages)?;
         pool.link_maildir(&maildir.join(format!(".cold{run}")), args.messages)?;
-        if args.large_messages > 0 {
-            eprintln!("linking large folder {run} of {}", args.runs);
+    }
+    if args.large_messages > 0 {
+        let large_runs = large_runs(args);
+        for run in 1..=large_runs {
+            eprintln!("linking large folder {run} of {large_runs}");
             pool.link_mh_folder(&mh_root, &format!("big{run}"), args.large_messages)?;
             pool.link_maildir(&maildir.join(format!(".big{run}")), args.large_messages)?;
         }
@@ -206,9 +215,14 @@ fn build_corpus(
         password: PASSWORD.to_owned(),
         count: args.messages,
         large_count: args.large_messages,
+        large_runs: large_runs(args),
         pool,
         owner: MAIL_OWNER,
     })
+}
+
+fn large_runs(args: &Args) -> usize {
+    args.large_runs.unwrap_or(args.runs)
 }
 
 fn launch_dovecot(
@@ -292,17 +306,33 @@ fn servers_tls(bench: &Bench, servers: &[(Server, Target)]) -> Vec<(String, Stri
         .collect()
 }
 
-/// Runs each workload `runs` times per server, alternating which server goes first.
-fn run_workloads(args: &Args, bench: &Bench, servers: &[(Server, Target)]) -> Vec<Row> {
+/// Runs each workload `runs` times per server, alternating which server goes first. The
+/// table so far is written to `results-partial.md` in `work` after each workload, so a run
+/// that is stopped early still leaves its numbers.
+fn run_workloads(
+    args: &Args,
+    bench: &Bench,
+    servers: &[(Server, Target)],
+    work: &Path,
+) -> Vec<Row> {
+    let only = args.only.as_deref().map(str::to_lowercase);
     let mut rows = Vec::new();
     for workload in workloads::all(bench) {
+        if let Some(text) = &only
+            && !workload.name.to_lowercase().contains(text.as_str())
+        {
+            continue;
+        }
         let mut row = Row::new(&workload);
-        for run in 1..=args.runs {
+        for run in 1..=workload.runs.unwrap_or(args.runs) {
             let mut order: Vec<&(Server, Target)> = servers.iter().collect();
             if run % 2 == 0 {
                 order.reverse();
             }
             for (_, target) in order {
+                if let Some(load) = report::load_average() {
+                    row.record_load(load);
+                }
                 let result = (workload.run)(bench, target, run);
                 match &result {
                     Ok(measurement) => eprintln!(
@@ -318,6 +348,10 @@ fn run_workloads(args: &Args, bench: &Bench, servers: &[(Server, Target)]) -> Ve
             }
         }
         rows.push(row);
+        let partial = work.join("results-partial.md");
+        if let Err(error) = fs::write(&partial, report::table(&rows)) {
+            eprintln!("failed to write {}: {error}", partial.display());
+        }
     }
     rows
 }

@@ -23,6 +23,8 @@ pub struct Row {
     max_ratio: f64,
     runs: BTreeMap<&'static str, Vec<Measurement>>,
     failures: BTreeMap<&'static str, String>,
+    /// One-minute load average read before each run.
+    loads: Vec<f64>,
 }
 
 impl Row {
@@ -33,6 +35,21 @@ impl Row {
             max_ratio: workload.max_ratio,
             runs: BTreeMap::new(),
             failures: BTreeMap::new(),
+            loads: Vec::new(),
+        }
+    }
+
+    /// Records the one-minute load average before a run.
+    pub fn record_load(&mut self, load: f64) {
+        self.loads.push(load);
+    }
+
+    fn load_range(&self) -> String {
+        let low = self.loads.iter().copied().reduce(f64::min);
+        let high = self.loads.iter().copied().reduce(f64::max);
+        match (low, high) {
+            (Some(low), Some(high)) => format!("{low:.1}–{high:.1}"),
+            _ => "n/a".to_owned(),
         }
     }
 
@@ -121,9 +138,35 @@ fn format_duration(duration: Duration) -> String {
     }
 }
 
+/// Returns the one-minute load average from `/proc/loadavg`, or `None` when it cannot be read.
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Describes the machine: processor model and count, and total memory.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+        .map_or("model not reported", |(_, model)| model.trim());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kib: u64 = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    format!(
+        "{cores} cores ({model}), {:.1} GiB of memory",
+        mib(memory_kib) / 1024.0
+    )
+}
+
 /// Formats the header lines that say what was measured.
 pub fn environment(seed: u64, tls: &[(String, String)]) -> String {
-    let mut text = format!("Corpus seed: {seed:#x}.\n\n");
+    let mut text = format!("Machine: {}.\n\nCorpus seed: {seed:#x}.\n\n", machine());
     for (server, summary) in tls {
         let _ = writeln!(text, "- {server} TLS: {summary}");
     }
@@ -134,8 +177,8 @@ pub fn environment(seed: u64, tls: &[(String, String)]) -> String {
 /// Formats the table of medians and ratios.
 pub fn table(rows: &[Row]) -> String {
     let mut text = String::from(
-        "| workload | Dovecot (median) | asimapd (median) | asimapd/Dovecot | target | met |\n\
-         |---|---|---|---|---|---|\n",
+        "| workload | Dovecot (median) | asimapd (median) | asimapd/Dovecot | target | met | load |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let ratio = match (row.median_time(CANDIDATE), row.median_time(REFERENCE)) {
@@ -153,11 +196,12 @@ pub fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {ratio_text} | ≤ {:.1} | {met} |",
+            "| {} | {} | {} | {ratio_text} | ≤ {:.1} | {met} | {} |",
             row.name,
             row.cell(REFERENCE),
             row.cell(CANDIDATE),
-            row.max_ratio
+            row.max_ratio,
+            row.load_range()
         );
     }
     text.push('\n');

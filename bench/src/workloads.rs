@@ -63,6 +63,9 @@ pub struct Bench {
     pub count: usize,
     /// Messages in each `bigN` folder; 0 when the large folders were not built.
     pub large_count: usize,
+    /// Runs of the workloads on the `bigN` folders, which may be fewer than the others
+    /// because each cold open of a large folder takes minutes.
+    pub large_runs: usize,
     pub pool: Pool,
     pub owner: Owner,
 }
@@ -117,6 +120,8 @@ pub struct Workload {
     pub name: String,
     pub metric: Metric,
     pub max_ratio: f64,
+    /// Runs per server when this workload has its own count; `None` uses `--runs`.
+    pub runs: Option<usize>,
     pub run: RunFn,
 }
 
@@ -139,6 +144,7 @@ fn workload(
         name: name.into(),
         metric,
         max_ratio,
+        runs: None,
         run: Box::new(run),
     }
 }
@@ -160,22 +166,28 @@ pub fn all(bench: &Bench) -> Vec<Workload> {
         ),
     ];
     if bench.large_count > 0 {
-        list.push(workload(
-            format!("first open of {} messages (cold)", bench.large_count),
-            Metric::Time,
-            1.5,
-            |bench, target, run| {
-                open_folder(bench, target, &format!("big{run}"), bench.large_count)
-            },
-        ));
-        list.push(workload(
-            format!("second open of {} messages (warm)", bench.large_count),
-            Metric::Time,
-            1.0,
-            |bench, target, run| {
-                open_folder(bench, target, &format!("big{run}"), bench.large_count)
-            },
-        ));
+        let large = [
+            workload(
+                format!("first open of {} messages (cold)", bench.large_count),
+                Metric::Time,
+                1.5,
+                |bench, target, run| {
+                    open_folder(bench, target, &format!("big{run}"), bench.large_count)
+                },
+            ),
+            workload(
+                format!("second open of {} messages (warm)", bench.large_count),
+                Metric::Time,
+                1.0,
+                |bench, target, run| {
+                    open_folder(bench, target, &format!("big{run}"), bench.large_count)
+                },
+            ),
+        ];
+        list.extend(large.map(|workload| Workload {
+            runs: Some(bench.large_runs),
+            ..workload
+        }));
     }
     list.extend([
         workload(
