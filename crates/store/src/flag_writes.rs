@@ -1,244 +1,174 @@
 //! Re-applying flag writes that an nmh command wrote over.
 //!
 //! `folder +F N` in nmh 1.8 reads `.mh_sequences` under a read lock, lets go, and later
-//! truncates the file and writes back what it read, with only `cur` changed. A STORE that
-//! lands between that read and that write is lost without any sign under the lock. The
-//! `asimapd-mh` crate repairs the case where the truncation happens while it holds the lock.
-//! The store covers the rest: it remembers each STORE's sequence changes for
-//! [`FLAG_RECHECK_PERIOD`], and when `.mh_sequences` is rewritten within that period so that
-//! none of a STORE's changes is still in effect, it applies them again. Re-applying is
-//! idempotent, so a change still in effect is never written twice.
+//! truncates the file and writes back what it read, with only `cur` changed. When the lock is
+//! busy it retries once a second, up to 60 times. A STORE that lands between that read and
+//! that write is lost without any sign under the lock. The `asimapd-mh` crate repairs the
+//! case where the truncation happens while it holds the lock. The store covers the rest: it
+//! remembers each STORE's sequence changes together with the sequences as they were just
+//! before it, for [`FLAG_RECHECK_PERIOD`]. When `.mh_sequences`, `cur` aside, turns back into
+//! the state from before one of those STOREs, that STORE and every later one are applied
+//! again, in order. Re-applying is idempotent.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use asimapd_mh::{Folder, NumberSet, SequenceChange, SequenceOp, SequencesFile, Stamp};
+use asimapd_mh::{Folder, NumberSet, SequenceChange, SequencesFile, Stamp};
 
 use crate::error::Result;
 
-/// How long after a STORE its sequence changes are checked. `folder +F N` writes back its
-/// stale copy a few milliseconds after reading it, or after one-second lock retries when the
-/// lock was busy. Two seconds covers one retry with margin.
-pub const FLAG_RECHECK_PERIOD: Duration = Duration::from_secs(2);
+/// How long after a STORE its sequence changes are checked: nmh's 60 lock retries one second
+/// apart, plus a margin, as for the watch of appended messages.
+pub const FLAG_RECHECK_PERIOD: Duration = asimapd_mh::APPEND_WATCH_PERIOD;
+
+/// The public sequences without `cur`, by name. A name listed twice takes its last line, as
+/// nmh reads it.
+type SequenceState = BTreeMap<String, NumberSet>;
 
 /// The sequence changes of one STORE, watched for being written over.
 #[derive(Debug)]
-pub(crate) struct FlagWrite {
-    /// The changes as written. Numbers that a later write of ours changed again, or that
-    /// were expunged since, are taken out.
+struct FlagWrite {
+    /// The changes as written.
     changes: Vec<SequenceChange>,
+    /// The sequences just before the write. A stale rewrite brings them back.
+    before: SequenceState,
     /// Wall-clock time of the write, compared with the mtime of `.mh_sequences`.
     written_ns: i128,
     /// When the watch ends.
     until: Instant,
     /// The folder directory right after the write. Another stamp means files were added,
     /// removed or renumbered, so the numbers in `changes` may name other messages now.
-    // NOTE: an APPEND of ours also changes the stamp, so it ends the watch of earlier STOREs.
+    // NOTE: an APPEND or EXPUNGE of ours also changes the stamp, so it ends the watch of
+    // earlier STOREs.
     dir: Stamp,
 }
 
-impl FlagWrite {
-    /// Records changes just written to `folder`.
-    pub(crate) fn record(folder: &Folder, changes: Vec<SequenceChange>) -> Result<FlagWrite> {
+/// The recent STOREs of one mailbox, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct FlagWrites {
+    writes: Vec<FlagWrite>,
+    /// The `.mh_sequences` stamp at the last check; the file is read again only when it
+    /// changed.
+    checked: Option<Stamp>,
+}
+
+impl FlagWrites {
+    /// Records changes just written to `folder`. `before` is the file as read just before
+    /// the write and `after` the file as written; a write that changed nothing is not
+    /// watched.
+    // NOTE: `before` is read without holding the lock across the write, so a change another
+    // writer makes in between hides a later stale rewrite of this STORE.
+    pub(crate) fn record(
+        &mut self,
+        folder: &Folder,
+        before: &SequencesFile,
+        after: &SequencesFile,
+        changes: Vec<SequenceChange>,
+    ) -> Result<()> {
+        let before = state_of(before);
+        if before == state_of(after) {
+            return Ok(());
+        }
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as i128);
-        let dir = folder.probe()?.dir;
-        Ok(FlagWrite {
+        let probe = folder.probe()?;
+        self.checked = probe.sequences;
+        self.writes.push(FlagWrite {
             changes,
+            before,
             written_ns,
             until: Instant::now() + FLAG_RECHECK_PERIOD,
-            dir,
-        })
-    }
-}
-
-/// Adds a new write to the watched ones. Numbers it changes are taken out of older writes
-/// to the same sequence, so that a later STORE that undoes an earlier one is not mistaken
-/// for a lost update.
-pub(crate) fn push_write(writes: &mut Vec<FlagWrite>, write: FlagWrite) {
-    for older in writes.iter_mut() {
-        for change in &write.changes {
-            let numbers = change_numbers(change);
-            for previous in older
-                .changes
-                .iter_mut()
-                .filter(|previous| previous.name == change.name)
-            {
-                subtract(previous, numbers);
-            }
-        }
-        older
-            .changes
-            .retain(|change| !change_numbers(change).is_empty());
-    }
-    writes.retain(|older| !older.changes.is_empty());
-    writes.push(write);
-}
-
-/// Takes expunged message numbers out of every watched write, so that they are never added
-/// back to a sequence.
-pub(crate) fn forget_numbers(writes: &mut Vec<FlagWrite>, removed: &NumberSet) {
-    for write in writes.iter_mut() {
-        for change in &mut write.changes {
-            subtract(change, removed);
-        }
-        write
-            .changes
-            .retain(|change| !change_numbers(change).is_empty());
-    }
-    writes.retain(|write| !write.changes.is_empty());
-}
-
-/// Checks the watched writes against `.mh_sequences` and applies again those of which no
-/// change is in effect any more. Returns how many writes were applied again. Writes whose
-/// period ended are dropped after this check.
-pub(crate) fn repair_writes(folder: &Folder, writes: &mut Vec<FlagWrite>) -> Result<usize> {
-    if writes.is_empty() {
-        return Ok(0);
-    }
-    let probe = folder.probe()?;
-    let now = Instant::now();
-    let mut lost: Vec<SequenceChange> = Vec::new();
-    let mut repaired = 0;
-    let mut sequences: Option<SequencesFile> = None;
-    for write in writes.iter() {
-        if probe.dir != write.dir {
-            continue;
-        }
-        // Only a rewrite inside the period counts, so a change a user makes later is kept.
-        let rewritten_in_time = probe.sequences.is_none_or(|stamp| {
-            stamp.mtime_ns <= write.written_ns + FLAG_RECHECK_PERIOD.as_nanos() as i128
+            dir: probe.dir,
         });
-        if !rewritten_in_time {
-            continue;
-        }
-        let file = match &sequences {
-            Some(file) => file,
-            None => sequences.insert(folder.sequences()?.public),
-        };
-        if write
-            .changes
-            .iter()
-            .any(|change| is_in_effect(change, file))
-        {
-            continue;
-        }
-        // NOTE: when a user undoes every change of a STORE with nmh within the period, the
-        // STORE is applied again, because a stale rewrite looks the same on disk.
-        lost.extend(write.changes.iter().cloned());
-        repaired += 1;
+        Ok(())
     }
-    if !lost.is_empty() {
+
+    /// Returns true when no write is watched.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Checks `.mh_sequences` when it changed since the last check, and applies the lost
+    /// writes again. Returns how many writes were applied again. Writes whose period ended,
+    /// or whose folder was renumbered, are dropped.
+    pub(crate) fn repair(&mut self, folder: &Folder) -> Result<usize> {
+        if self.writes.is_empty() {
+            return Ok(0);
+        }
+        let probe = folder.probe()?;
+        let now = Instant::now();
+        self.writes
+            .retain(|write| probe.dir == write.dir && now < write.until);
+        if self.writes.is_empty() || probe.sequences == self.checked {
+            return Ok(0);
+        }
+        self.checked = probe.sequences;
+
+        // Only a rewrite inside a write's period counts, so a change a user makes later is
+        // kept.
+        let in_period = |write: &FlagWrite| {
+            probe.sequences.is_none_or(|stamp| {
+                stamp.mtime_ns <= write.written_ns + FLAG_RECHECK_PERIOD.as_nanos() as i128
+            })
+        };
+        let current = state_of(&folder.sequences()?.public);
+        let Some(first_lost) = self
+            .writes
+            .iter()
+            .position(|write| in_period(write) && write.before == current)
+        else {
+            return Ok(0);
+        };
+
+        let lost = &self.writes[first_lost..];
+        // NOTE: when a user undoes with nmh exactly what the STOREs since `first_lost` did,
+        // they are applied again, because a stale rewrite looks the same on disk.
+        let changes: Vec<SequenceChange> = lost
+            .iter()
+            .flat_map(|write| write.changes.iter().cloned())
+            .collect();
         tracing::info!(
             folder = %folder.path().display(),
-            writes = repaired,
+            writes = lost.len(),
             "flag update written over by another writer; applying it again"
         );
-        folder.update_sequences(&lost)?;
-    }
-    writes.retain(|write| now < write.until && probe.dir == write.dir);
-    Ok(repaired)
-}
-
-/// Returns true when the file shows the change: every added number is in the sequence and
-/// no removed number is.
-fn is_in_effect(change: &SequenceChange, file: &SequencesFile) -> bool {
-    let present = file.get(change.name.as_str());
-    let contains = |number| present.is_some_and(|set| set.contains(number));
-    match &change.op {
-        SequenceOp::Add(numbers) => numbers.iter().all(contains),
-        SequenceOp::Remove(numbers) => !numbers.iter().any(contains),
-        SequenceOp::Replace(numbers) => present.map_or(numbers.is_empty(), |set| set == numbers),
+        let repaired = lost.len();
+        folder.update_sequences(&changes)?;
+        self.checked = folder.probe()?.sequences;
+        Ok(repaired)
     }
 }
 
-fn change_numbers(change: &SequenceChange) -> &NumberSet {
-    match &change.op {
-        SequenceOp::Add(numbers) | SequenceOp::Remove(numbers) | SequenceOp::Replace(numbers) => {
-            numbers
-        }
-    }
-}
-
-fn subtract(change: &mut SequenceChange, numbers: &NumberSet) {
-    match &mut change.op {
-        SequenceOp::Add(own) | SequenceOp::Remove(own) | SequenceOp::Replace(own) => {
-            own.subtract(numbers);
-        }
-    }
+fn state_of(file: &SequencesFile) -> SequenceState {
+    file.sequences()
+        .filter(|(name, _)| *name != "cur")
+        .map(|(name, numbers)| (name.to_owned(), numbers.clone()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use asimapd_mh::{MessageNumber, SequenceName};
 
-    fn numbers(values: &[u32]) -> NumberSet {
-        values
-            .iter()
-            .map(|v| MessageNumber::new(*v).unwrap())
-            .collect()
-    }
-
-    fn add(name: &str, values: &[u32]) -> SequenceChange {
-        SequenceChange::add(SequenceName::new(name).unwrap(), numbers(values))
-    }
-
-    fn remove(name: &str, values: &[u32]) -> SequenceChange {
-        SequenceChange::remove(SequenceName::new(name).unwrap(), numbers(values))
-    }
-
-    fn write(changes: Vec<SequenceChange>) -> FlagWrite {
-        FlagWrite {
-            changes,
-            written_ns: 0,
-            until: Instant::now() + FLAG_RECHECK_PERIOD,
-            dir: Stamp {
-                dev: 1,
-                ino: 2,
-                size: 0,
-                mtime_ns: 0,
-                ctime_ns: 0,
-            },
-        }
+    #[test]
+    fn state_ignores_cur() {
+        let with_cur = SequencesFile::parse(b"cur: 3\nflagged: 1-2\nunseen: 4\n");
+        let without = SequencesFile::parse(b"flagged: 1-2\nunseen: 4\n");
+        assert_eq!(state_of(&with_cur), state_of(&without));
     }
 
     #[test]
-    fn add_in_effect_needs_every_number() {
-        let file = SequencesFile::parse(b"flagged: 1-3\n");
-        assert!(is_in_effect(&add("flagged", &[1, 3]), &file));
-        assert!(!is_in_effect(&add("flagged", &[3, 4]), &file));
-        assert!(!is_in_effect(&add("replied", &[1]), &file));
+    fn state_takes_last_line_of_a_name() {
+        let twice = SequencesFile::parse(b"flagged: 1\nflagged: 5\n");
+        let once = SequencesFile::parse(b"flagged: 5\n");
+        assert_eq!(state_of(&twice), state_of(&once));
     }
 
     #[test]
-    fn remove_in_effect_needs_no_number() {
-        let file = SequencesFile::parse(b"unseen: 2 5\n");
-        assert!(is_in_effect(&remove("unseen", &[1, 3]), &file));
-        assert!(!is_in_effect(&remove("unseen", &[1, 5]), &file));
-        assert!(is_in_effect(&remove("flagged", &[5]), &file));
-    }
-
-    #[test]
-    fn later_write_takes_numbers_from_earlier() {
-        let mut writes = Vec::new();
-        push_write(&mut writes, write(vec![add("flagged", &[1, 2])]));
-        push_write(&mut writes, write(vec![remove("flagged", &[2])]));
-        assert_eq!(writes.len(), 2);
-        assert_eq!(writes[0].changes, vec![add("flagged", &[1])]);
-
-        push_write(&mut writes, write(vec![remove("flagged", &[1])]));
-        assert_eq!(writes.len(), 2, "the emptied first write is dropped");
-        assert_eq!(writes[0].changes, vec![remove("flagged", &[2])]);
-    }
-
-    #[test]
-    fn expunged_numbers_leave_every_write() {
-        let mut writes = Vec::new();
-        push_write(&mut writes, write(vec![add("flagged", &[4])]));
-        push_write(&mut writes, write(vec![remove("unseen", &[4, 6])]));
-        forget_numbers(&mut writes, &numbers(&[4]));
-        assert_eq!(writes.len(), 1);
-        assert_eq!(writes[0].changes, vec![remove("unseen", &[6])]);
+    fn state_tells_sequences_apart() {
+        let before = SequencesFile::parse(b"flagged: 1\n");
+        let after = SequencesFile::parse(b"flagged: 1-2\n");
+        assert_ne!(state_of(&before), state_of(&after));
     }
 }

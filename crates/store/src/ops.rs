@@ -16,12 +16,11 @@ use asimapd_proto::{Flag, ModSeq, Uid, UidValidity};
 
 use crate::error::{Result, StoreError};
 use crate::events::MessageView;
-use crate::flag_writes::{FlagWrite, forget_numbers, push_write};
 use crate::flags::{FlagSet, SystemFlag};
 use crate::index::{
     InternalDate, MAX_UID, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
 };
-use crate::store::{Live, MailboxState, Store, lock, modseq};
+use crate::store::{MailboxState, Store, lock, modseq};
 use crate::sync::{analyze, send_update_events};
 
 /// Up to this many UIDs are looked up one by one. More load the whole mailbox in one query,
@@ -150,9 +149,9 @@ impl Store {
         let existing = folder.sequences()?.public;
         let changes = self.flag_changes(&changed, &existing);
         if !changes.is_empty() {
-            folder.update_sequences(&changes)?;
-            let write = FlagWrite::record(&folder, changes)?;
-            push_write(&mut live.flag_writes, write);
+            let written = folder.update_sequences(&changes)?;
+            live.flag_writes
+                .record(&folder, &existing, &written, changes)?;
         }
         let update = MailboxUpdate {
             flags: changed.iter().map(|(m, f)| (m.uid, f.clone())).collect(),
@@ -194,7 +193,7 @@ impl Store {
         let folder = self.inner.root.folder(name)?;
         let known: Vec<KnownMessage> = deleted.iter().map(|m| known(m)).collect();
         let removed = folder.remove(&known)?;
-        self.commit_expunge(&state, &mut live, &row, &deleted, &removed.removed)
+        self.commit_expunge(&state, &row, &deleted, &removed.removed)
     }
 
     /// Copies messages into another mailbox (RFC 9051 §6.4.7), keeping their flags and
@@ -214,7 +213,7 @@ impl Store {
     ) -> Result<(CopyOutcome, Vec<Uid>)> {
         let (source_rows, outcome, copied) = self.transfer(from, to, uids)?;
         let state = self.state(from);
-        let mut live = lock(&state.live);
+        let _live = lock(&state.live);
         let row = self.mailbox_row(from)?;
         let folder = self.inner.root.folder(from)?;
         let moved: Vec<&MessageRow> = source_rows
@@ -222,7 +221,7 @@ impl Store {
             .filter(|m| outcome.pairs.iter().any(|(source, _)| *source == m.uid))
             .collect();
         let removed = folder.remove(&copied)?;
-        let expunged = self.commit_expunge(&state, &mut live, &row, &moved, &removed.removed)?;
+        let expunged = self.commit_expunge(&state, &row, &moved, &removed.removed)?;
         Ok((outcome, expunged))
     }
 
@@ -349,13 +348,10 @@ impl Store {
     fn commit_expunge(
         &self,
         state: &MailboxState,
-        live: &mut Live,
         row: &MailboxRow,
         candidates: &[&MessageRow],
         removed: &[KnownMessage],
     ) -> Result<Vec<Uid>> {
-        let numbers: NumberSet = removed.iter().map(|message| message.number).collect();
-        forget_numbers(&mut live.flag_writes, &numbers);
         let expunged: Vec<Uid> = candidates
             .iter()
             .filter(|m| removed.contains(&known(m)))

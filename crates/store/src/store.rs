@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 
 use crate::error::{Result, StoreError};
 use crate::events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
-use crate::flag_writes::FlagWrite;
+use crate::flag_writes::FlagWrites;
 use crate::flags::FlagMap;
 use crate::import::{ASIMAP_DB_FILE, read_asimap_db};
 use crate::index::{DirIdentity, Index, MailboxRow};
@@ -67,7 +67,7 @@ pub(crate) struct Live {
     /// settling, or new files that could not be read.
     pub(crate) pending: bool,
     /// Recent STOREs, watched for being written over by nmh.
-    pub(crate) flag_writes: Vec<FlagWrite>,
+    pub(crate) flag_writes: FlagWrites,
 }
 
 /// A selected mailbox: the messages at the time of SELECT and the events after it.

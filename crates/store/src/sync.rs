@@ -16,7 +16,6 @@ use rayon::prelude::*;
 
 use crate::error::{Result, StoreError};
 use crate::events::{MailboxEvent, MessageView};
-use crate::flag_writes::repair_writes;
 use crate::flags::FlagSet;
 use crate::import::Imported;
 use crate::index::{
@@ -51,7 +50,7 @@ impl Store {
     ) -> Result<()> {
         let folder = self.inner.root.folder(name)?;
         if !live.flag_writes.is_empty() && folder.exists() {
-            repair_writes(&folder, &mut live.flag_writes)?;
+            live.flag_writes.repair(&folder)?;
         }
         let probe = match folder.probe() {
             Ok(probe) => probe,
@@ -132,7 +131,7 @@ impl Store {
         if !folder.exists() {
             return self.vanished(name, state);
         }
-        repair_writes(&folder, &mut live.flag_writes)?;
+        live.flag_writes.repair(&folder)?;
         self.watch_appends(&folder, live)?;
         let (snapshot, present) = match stable_snapshot(&folder) {
             Ok(taken) => taken,

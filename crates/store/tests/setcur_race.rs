@@ -2,8 +2,9 @@
 //!
 //! `folder +F N` (nmh 1.8) reads the file under a read lock, lets go, then truncates it and
 //! writes what it read with the new `cur`. A STORE that lands in between is written over.
-//! The store watches each STORE's sequence changes for `FLAG_RECHECK_PERIOD` and applies
-//! them again when they are gone.
+//! The store remembers the sequences as they were before each recent STORE, and when the
+//! file turns back into that state it applies the STORE again. A later change made by nmh
+//! that leads elsewhere is kept.
 
 mod support;
 
@@ -116,4 +117,52 @@ fn store_survives_concurrent_setcur() {
         "folder +F ran {setcur_runs} times; {lost_before_repair} STOREs were missing from \
          .mh_sequences right after the race"
     );
+}
+
+#[test]
+fn stale_rewrite_is_repaired_on_check() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    home.run("mark", &["+inbox", "3", "-sequence", "replied", "-add"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let path = home.folder_path("inbox").join(".mh_sequences");
+    let stale = std::fs::read(&path).unwrap();
+
+    store
+        .store_flags("inbox", &[uid(1)], StoreMode::Add, &flagged(), None)
+        .unwrap();
+    // What `folder +F 2` does after reading the file before the STORE: truncate, then write
+    // the old sequences with the new `cur`.
+    let mut rewritten = b"cur: 2\n".to_vec();
+    rewritten.extend_from_slice(&stale);
+    std::fs::write(&path, rewritten).unwrap();
+    assert!(flagged_numbers(&home, "inbox").is_empty());
+
+    store.check("inbox").unwrap();
+    assert_eq!(flagged_numbers(&home, "inbox"), [1]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("cur: 2"), "the rewrite's cur is kept: {text}");
+    let selected = store.select("inbox").unwrap();
+    assert!(selected.messages[0].flags.has(SystemFlag::Flagged));
+}
+
+#[test]
+fn later_nmh_change_is_not_undone() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    store
+        .store_flags("inbox", &[uid(1)], StoreMode::Add, &flagged(), None)
+        .unwrap();
+
+    home.run("mark", &["+inbox", "2", "-sequence", "flagged", "-add"]);
+    home.run("mark", &["+inbox", "1", "-sequence", "flagged", "-delete"]);
+    store.check("inbox").unwrap();
+
+    assert_eq!(flagged_numbers(&home, "inbox"), [2]);
+    let selected = store.select("inbox").unwrap();
+    assert!(!selected.messages[0].flags.has(SystemFlag::Flagged));
+    assert!(selected.messages[1].flags.has(SystemFlag::Flagged));
 }
