@@ -314,6 +314,7 @@ fn ini_config_from_variable_rotates_and_routes_traces() {
         args: &["--trace"],
         env: &[("LOG_CONFIG", config_path.to_str().unwrap())],
         port: Some(support::free_port()),
+        ..Launch::default()
     });
 
     let mut client = busy_session(&server, &alice, "ini pw");

@@ -100,7 +100,7 @@ fn workers_run_as_maildir_owners_and_stay_apart() {
     let server = site.launch(&Launch {
         args: &[&format!("--starttls-port={starttls_port}")],
         env: &[("ASIMAPD_TEST_MARKER", "listener only")],
-        port: None,
+        ..Launch::default()
     });
     let mut alice_client = server.connect();
     alice_client.login(&alice.name, "alice pw");
@@ -253,6 +253,42 @@ fn mailbox_names_cannot_write_outside_mail_root() {
         fetch.iter().any(|line| line.contains("write subject")),
         "{fetch:?}"
     );
+}
+
+#[test]
+fn ordinary_user_listener_runs_workers_as_itself() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("own pw", "own subject");
+    let bob = site.add_user("other pw", "other subject");
+    std::fs::create_dir(site.trace_dir()).unwrap();
+    chown_tree(&site.trace_dir(), alice.uid, alice.gid);
+    let server = site.launch(&Launch {
+        identity: Some((alice.uid, alice.gid)),
+        ..Launch::default()
+    });
+
+    let mut own = server.connect();
+    own.login(&alice.name, "own pw");
+    let select = own.command("s1", "SELECT INBOX");
+    let worker = server.wait_for_workers(1)[0];
+    let identity = ids_of(worker);
+    let mut other = server.connect();
+    let other_login = other.command("b1", &format!("LOGIN {} \"other pw\"", bob.name));
+
+    assert_eq!(ids_of(server.pid()), (alice.uid, alice.gid));
+    assert_eq!(identity, (alice.uid, alice.gid));
+    assert!(select.last().unwrap().starts_with("s1 OK"), "{select:?}");
+    // A worker for bob would run as alice too, and alice may not open bob's maildir.
+    assert_eq!(
+        other_login,
+        ["b1 NO [UNAVAILABLE] Your mailbox is not available now; try again later"]
+    );
+    assert_eq!(server.worker_pids(), [worker]);
+    drop((own, other));
+    assert_eq!(server.stop(), Some(0));
 }
 
 #[test]

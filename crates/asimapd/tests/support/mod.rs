@@ -220,6 +220,8 @@ pub struct Launch<'a> {
     /// Fixed IMAP port, for a log configuration that keeps the "listening" record off
     /// stdout. Without it the server picks a port and reports it on stdout.
     pub port: Option<u16>,
+    /// User and group id to run the listener as, in place of root.
+    pub identity: Option<(u32, u32)>,
 }
 
 /// One test's world: a folder readable by the users, the certificates, a password file.
@@ -287,6 +289,11 @@ impl Site {
             .args(launch.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some((uid, gid)) = launch.identity {
+            // The standard library also drops root's supplementary groups here.
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, gid);
+        }
         let mut child = command.spawn().unwrap();
         let (sender, lines) = std::sync::mpsc::channel();
         let log = collect_lines(child.stdout.take().unwrap(), Some(sender));
