@@ -475,3 +475,31 @@ fn utf8_accept_takes_mailbox_names_as_utf8() {
     };
     assert_eq!(mailbox.as_str(), "Entwürfe");
 }
+
+#[test]
+fn list_nesting_counts_every_list() {
+    // A flag list is one level. A NOTIFY event group is three: the group, its event list
+    // and the fetch attributes of MessageNew.
+    let cases: &[(&[u8], usize)] = &[
+        (b"a STORE 1 FLAGS (\\Seen)\r\n", 1),
+        (b"a NOTIFY SET (selected (MessageNew (uid)))\r\n", 3),
+    ];
+    for (input, depth) in cases {
+        let fits = Limits {
+            max_depth: *depth,
+            ..Limits::default()
+        };
+        let outcomes = parse_everywhere(input, fits, Policy::Accept);
+        assert!(errors(&outcomes).is_empty(), "{outcomes:?}");
+        assert_eq!(commands(&outcomes).len(), 1, "{outcomes:?}");
+
+        let too_shallow = Limits {
+            max_depth: depth - 1,
+            ..Limits::default()
+        };
+        let outcomes = parse_everywhere(input, too_shallow, Policy::Accept);
+        let errors = errors(&outcomes);
+        assert_eq!(errors.len(), 1, "{outcomes:?}");
+        assert_eq!(errors[0].kind, ErrorKind::TooDeep { max: depth - 1 });
+    }
+}
