@@ -356,3 +356,32 @@ async fn nmh_changes_reach_selected_and_idle_sessions() {
     }
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn nmh_mark_reaches_idle_session() {
+    let (worker, _first, mut second) = two_sessions().await;
+    second.send(b"i1 IDLE\r\n").await;
+    assert_eq!(second.read_line().await, "+ idling");
+    worker
+        .nmh()
+        .run("mark", &["+inbox", "2", "-sequence", "flagged", "-add"]);
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.contains("FETCH")
+    })
+    .await;
+    assert_eq!(lines.last().unwrap(), "* 2 FETCH (FLAGS (\\Flagged))");
+    worker
+        .nmh()
+        .run("mark", &["+inbox", "2", "-sequence", "unseen", "-delete"]);
+    let lines = read_until(&mut second, Duration::from_secs(10), |l| {
+        l.contains("FETCH")
+    })
+    .await;
+    assert_eq!(
+        lines.last().unwrap(),
+        "* 2 FETCH (FLAGS (\\Flagged \\Seen))"
+    );
+    second.send(b"DONE\r\n").await;
+    assert_eq!(second.read_line().await, "i1 OK IDLE terminated");
+    worker.shutdown().await.unwrap();
+}
