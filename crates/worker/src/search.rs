@@ -197,6 +197,9 @@ impl Message<'_> {
     /// Returns the decoded header fields: from the full text when a BODY or TEXT key
     /// loaded it already, else from the header block alone, so header keys never decode
     /// message bodies.
+    // TODO(perf): header keys still read the file's header block. The index caches the
+    // ENVELOPE only as encoded IMAP bytes, which would need parsing and RFC 2047 decoding
+    // before FROM, TO, CC, BCC and SUBJECT could use it.
     fn header_text(&mut self) -> Option<&SearchText> {
         if matches!(self.text, Some(Some(_))) {
             return self.text.as_ref().and_then(Option::as_ref);
