@@ -258,11 +258,12 @@ impl MailboxView {
         if added {
             self.claim_recent(store).await;
         }
-        if self.messages.len() != self.announced_exists {
+        let is_exists_due = self.messages.len() != self.announced_exists;
+        if is_exists_due {
             self.announced_exists = self.messages.len();
             Data::Exists(self.messages.len() as u32).encode(out, false);
         }
-        if self.recent.len() != self.announced_recent || added {
+        if self.recent.len() != self.announced_recent || (added && is_exists_due) {
             self.announced_recent = self.recent.len();
             Data::Recent(self.recent.len() as u32).encode(out, false);
         }
@@ -290,9 +291,7 @@ impl MailboxView {
             }
             MailboxEvent::Expunged { uids, .. } => {
                 for uid in uids {
-                    if self.index_of(uid).is_some() && !self.pending_expunges.contains(&uid) {
-                        self.pending_expunges.push(uid);
-                    }
+                    self.note_expunged_elsewhere(uid);
                 }
                 false
             }
@@ -300,6 +299,20 @@ impl MailboxView {
                 self.is_gone = true;
                 false
             }
+        }
+    }
+
+    /// Queues the EXPUNGE of a message that another session or nmh removed. A message the
+    /// client has not been told of yet is dropped at once: it sits in the unannounced tail,
+    /// so removing it changes no sequence number the client knows.
+    fn note_expunged_elsewhere(&mut self, uid: Uid) {
+        match self.index_of(uid) {
+            Some(index) if index >= self.announced_exists => {
+                self.messages.remove(index);
+                self.recent.remove(&uid);
+            }
+            Some(_) if !self.pending_expunges.contains(&uid) => self.pending_expunges.push(uid),
+            _ => {}
         }
     }
 
@@ -314,6 +327,11 @@ impl MailboxView {
         }
         message.flags = view.flags.clone();
         message.modseq = view.modseq;
+        if index >= self.announced_exists {
+            // A FETCH must not name a message before its EXISTS; the client reads the
+            // flags of a new message after it learns of it.
+            return;
+        }
         let seq = SeqNum::new(index as u32 + 1).expect("index + 1 is non-zero");
         encode_fetch(out, seq, &[FetchValue::Flags(self.flags(index))]);
     }
@@ -334,14 +352,19 @@ impl MailboxView {
         self.recent
             .extend(recent_uids(&selected.messages, &selected.recent));
         self.events = selected.events;
-        for message in &self.messages {
-            let kept = selected
-                .messages
-                .binary_search_by_key(&message.uid, |m| m.uid)
-                .is_ok();
-            if !kept && !self.pending_expunges.contains(&message.uid) {
-                self.pending_expunges.push(message.uid);
-            }
+        let vanished: Vec<Uid> = self
+            .messages
+            .iter()
+            .map(|message| message.uid)
+            .filter(|uid| {
+                selected
+                    .messages
+                    .binary_search_by_key(uid, |m| m.uid)
+                    .is_err()
+            })
+            .collect();
+        for uid in vanished {
+            self.note_expunged_elsewhere(uid);
         }
         let mut added = false;
         for view in &selected.messages {

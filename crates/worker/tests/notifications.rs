@@ -385,3 +385,19 @@ async fn nmh_mark_reaches_idle_session() {
     assert_eq!(second.read_line().await, "i1 OK IDLE terminated");
     worker.shutdown().await.unwrap();
 }
+
+/// A message added and expunged elsewhere between two commands of a session was never
+/// announced to it, so it gets neither EXPUNGE nor EXISTS for it.
+#[tokio::test]
+async fn message_added_and_expunged_between_commands() {
+    let (worker, mut first, mut second) = two_sessions().await;
+    first.send(b"a1 APPEND INBOX {5+}\r\nhello\r\n").await;
+    first.read_tagged("a1").await;
+    first.ok("STORE 4 +FLAGS.SILENT (\\Deleted)").await;
+    first.ok("EXPUNGE").await;
+    let lines = second.ok("NOOP").await;
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let lines = second.ok("FETCH 1:* UID").await;
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    worker.shutdown().await.unwrap();
+}
