@@ -11,6 +11,7 @@ mod error;
 mod mail;
 mod pki;
 mod server;
+mod view;
 
 pub use binaries::{Binaries, binaries};
 pub use client::{FetchedMessage, ImapClient, Response, Status, parse_fetch};
@@ -18,3 +19,6 @@ pub use error::E2eError;
 pub use mail::{MailHome, PASSWORD, TestMessage, UNPRIVILEGED_USER, USER, nmh_output};
 pub use pki::Pki;
 pub use server::{Server, ServerOptions, process_children};
+pub use view::{
+    FetchData, LISTING_ITEMS, MailboxView, message_id, parse_fetch_data, parse_uid_set,
+};

@@ -19,6 +19,9 @@ use crate::pki::Pki;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time the server gets to exit after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Environment variable that, set to `1` in the test process, starts every server with
+/// `--debug`, so a failing test shows debug log lines in the server output.
+pub const DEBUG_VAR: &str = "ASIMAPD_E2E_DEBUG";
 /// Text of the log line that announces the IMAP address, followed by the address.
 const LISTENING_LINE: &str = "listening for IMAP over TLS on ";
 
@@ -62,6 +65,9 @@ impl Server {
             .stderr(Stdio::piped());
         if options.mh_file_locking {
             command.arg("--enable-mh-file-locking");
+        }
+        if std::env::var_os(DEBUG_VAR).is_some_and(|value| value == "1") {
+            command.arg("--debug");
         }
         let mut child = command.spawn()?;
         let output = Arc::new(Mutex::new(Vec::new()));
