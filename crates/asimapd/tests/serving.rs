@@ -684,3 +684,31 @@ fn failed_worker_exit_status_is_logged() {
     );
     assert_eq!(server.stop(), Some(0));
 }
+
+#[test]
+fn sigterm_ends_idle_with_bye() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("idle pw", "idle subject");
+    let server = site.start(&[]);
+    let mut client = server.connect();
+    client.login(&alice.name, "idle pw");
+    client.command("s1", "SELECT INBOX");
+    client.send("i1 IDLE");
+    let continuation = client.line();
+
+    let started = std::time::Instant::now();
+    let status = server.stop();
+    let stopped_after = started.elapsed();
+    let rest = client.rest();
+
+    assert!(continuation.starts_with("+ "), "{continuation:?}");
+    assert_eq!(status, Some(0));
+    assert_eq!(rest, "* BYE Server shutting down\r\n");
+    assert!(
+        stopped_after < std::time::Duration::from_secs(5),
+        "IDLE held the shutdown for {stopped_after:?}"
+    );
+}
