@@ -302,9 +302,9 @@ impl MailboxView {
         }
     }
 
-    /// Queues the EXPUNGE of a message that another session or nmh removed. A message the
-    /// client has not been told of yet is dropped at once: it sits in the unannounced tail,
-    /// so removing it changes no sequence number the client knows.
+    /// Queues the EXPUNGE of a message that another session or nmh removed. A message whose
+    /// EXISTS the client has not received yet is dropped at once: it sits in the unannounced
+    /// tail, so removing it changes no sequence number the client knows.
     fn note_expunged_elsewhere(&mut self, uid: Uid) {
         match self.index_of(uid) {
             Some(index) if index >= self.announced_exists => {

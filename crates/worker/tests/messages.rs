@@ -556,3 +556,29 @@ async fn copyuid_lists_compact_ranges() {
     assert_eq!(lines[1..3], ["* 5 EXPUNGE", "* 3 EXPUNGE"]);
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn search_body_decodes_transfer_encodings() {
+    let base64 = b"From: a@example.org\nSubject: b64\nMIME-Version: 1.0\n\
+        Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n\
+        R3L832UgYXVzIEv2bG4sIFplaWxlIHp3ZWkK\n"
+        .to_vec();
+    let quoted = b"From: a@example.org\nSubject: qp\nMIME-Version: 1.0\n\
+        Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n\
+        Gr=C3=BC=C3=9Fe aus M=C3=BCn=\nchen\n"
+        .to_vec();
+    let (worker, mut client) = selected(&[base64, quoted]).await;
+    let cases = [
+        ("SEARCH CHARSET UTF-8 BODY {5+}\r\nköln", "* SEARCH 1"),
+        ("SEARCH BODY \"zeile ZWEI\"", "* SEARCH 1"),
+        ("SEARCH CHARSET UTF-8 BODY {8+}\r\nmünchen", "* SEARCH 2"),
+        ("SEARCH CHARSET UTF-8 TEXT {7+}\r\ngrüße", "* SEARCH 1 2"),
+        ("SEARCH BODY R3L832", "* SEARCH"),
+        ("SEARCH BODY \"=C3\"", "* SEARCH"),
+    ];
+    for (command, expected) in cases {
+        let lines = client.ok(command).await;
+        assert_eq!(lines[0], expected, "{command}");
+    }
+    worker.shutdown().await.unwrap();
+}
