@@ -466,6 +466,41 @@ async fn login_time_limit_ends_idle_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_2_and_1_3_are_both_served() {
+    let harness = Harness::start(fast_limits(), false, real_worker()).await;
+    let versions = [
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+    ];
+
+    for (version, expected) in versions {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(harness.pki.ca_der.clone()).unwrap();
+        #[allow(deprecated)] // ring is the workspace's only provider
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(harness.imap).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let negotiated = tls.get_ref().1.protocol_version();
+        let mut client = Client::new(tls);
+
+        let greeting = client.line().await;
+
+        assert_eq!(negotiated, Some(expected));
+        assert!(greeting.starts_with("* OK [CAPABILITY "), "{greeting}");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_says_bye_before_login() {
     let harness = Harness::start(fast_limits(), false, real_worker()).await;
     let mut client = harness.tls_client().await;
