@@ -20,7 +20,7 @@ fn busy_session(server: &Server, user: &UnixUser, password: &str) -> ImapClient 
     client.login(&user.name, password);
     let select = client.command("s1", "SELECT INBOX");
     assert!(select.last().unwrap().starts_with("s1 OK"), "{select:?}");
-    for index in 0..20 {
+    for index in 0..60 {
         let tag = format!("n{index}");
         let fetch = client.command(&tag, "FETCH 1 (FLAGS BODY.PEEK[HEADER])");
         assert!(fetch.last().unwrap().starts_with(&format!("{tag} OK")));
