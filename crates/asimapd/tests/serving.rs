@@ -604,6 +604,8 @@ fn trace_records_follow_sigusr1() {
     drop(client);
     assert_eq!(server.stop(), Some(0));
 
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&trace).unwrap());
+    assert_eq!(owner, 0, "the listener, not the worker, writes the trace");
     let records: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
         .unwrap()
         .lines()
