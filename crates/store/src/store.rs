@@ -299,6 +299,17 @@ impl Store {
     /// Selects a mailbox: brings it up to date, claims its `\Recent` messages for this
     /// session and returns its messages with a subscription to later changes.
     pub fn select(&self, name: &str) -> Result<Selected> {
+        self.open_view(name, true)
+    }
+
+    /// Opens a mailbox like [`Store::select`] but leaves `\Recent` unclaimed, for EXAMINE
+    /// (RFC 3501 §6.3.2: EXAMINE must not make messages lose `\Recent`). The returned range
+    /// names the messages no session has claimed yet.
+    pub fn examine(&self, name: &str) -> Result<Selected> {
+        self.open_view(name, false)
+    }
+
+    fn open_view(&self, name: &str, claims_recent: bool) -> Result<Selected> {
         let state = self.state(name);
         let events = state.events.subscribe();
         {
@@ -307,7 +318,11 @@ impl Store {
         }
         let row = self.mailbox_row(name)?;
         let rows = self.index().messages(row.id)?;
-        let recent = self.claim_recent(name)?;
+        let recent = if claims_recent {
+            self.claim_recent(name)?
+        } else {
+            row.recent_uid..row.uid_next.max(row.recent_uid)
+        };
         Ok(Selected {
             uid_validity: row.uid_validity,
             uid_next: row.uid_next,

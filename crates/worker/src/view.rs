@@ -342,10 +342,17 @@ impl MailboxView {
         self.needs_resync = false;
         let folder = self.folder.clone();
         let store = store.clone();
-        let selected = tokio::task::spawn_blocking(move || store.select(&folder))
-            .await
-            .map_err(|_| MailboxGone)?
-            .map_err(|_| MailboxGone)?;
+        let is_read_only = self.is_read_only;
+        let selected = tokio::task::spawn_blocking(move || {
+            if is_read_only {
+                store.examine(&folder)
+            } else {
+                store.select(&folder)
+            }
+        })
+        .await
+        .map_err(|_| MailboxGone)?
+        .map_err(|_| MailboxGone)?;
         if selected.uid_validity != self.uid_validity {
             return Err(MailboxGone);
         }
@@ -378,8 +385,12 @@ impl MailboxView {
         Ok(added)
     }
 
-    /// Claims the new messages no other session has seen as `\Recent`.
+    /// Claims the new messages no other session has seen as `\Recent`. An examined
+    /// mailbox claims nothing (RFC 3501 §6.3.2), so new messages are not `\Recent` there.
     async fn claim_recent(&mut self, store: &Store) {
+        if self.is_read_only {
+            return;
+        }
         let folder = self.folder.clone();
         let store = store.clone();
         let claimed = tokio::task::spawn_blocking(move || store.claim_recent(&folder)).await;

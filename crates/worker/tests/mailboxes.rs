@@ -642,3 +642,17 @@ async fn append_keeps_flags_and_date() {
     assert!(marks.contains("Draft: 1"), "{marks}");
     worker.shutdown().await.unwrap();
 }
+
+/// RFC 3501 §6.3.2: EXAMINE must not make messages lose `\Recent`.
+#[tokio::test]
+async fn examine_leaves_recent_for_select() {
+    let mut worker = Worker::start().await;
+    let mut first = worker.connect().await;
+    let mut second = worker.connect().await;
+    worker.deliver("inbox", &[message("a")]);
+    let lines = first.ok("EXAMINE INBOX").await;
+    assert_eq!(lines[1], "* 1 RECENT");
+    let lines = second.ok("SELECT INBOX").await;
+    assert_eq!(lines[1], "* 1 RECENT");
+    worker.shutdown().await.unwrap();
+}

@@ -119,7 +119,7 @@ pub(super) async fn handle_delete(
 }
 
 fn empty_mailbox(store: &asimapd_store::Store, folder: &str) -> Result<(), StoreError> {
-    let selected = store.select(folder)?;
+    let selected = store.examine(folder)?;
     let uids: Vec<_> = selected.messages.iter().map(|m| m.uid).collect();
     let mut deleted = FlagSet::new();
     deleted.insert(&asimapd_proto::Flag::Deleted);
@@ -153,7 +153,7 @@ pub(super) async fn handle_rename(
         session
             .blocking(move |store| {
                 store.create_mailbox(&target, None)?;
-                let selected = store.select(INBOX_FOLDER)?;
+                let selected = store.examine(INBOX_FOLDER)?;
                 let uids: Vec<_> = selected.messages.iter().map(|m| m.uid).collect();
                 if !uids.is_empty() {
                     store.move_messages(INBOX_FOLDER, &target, &uids)?;

@@ -36,7 +36,15 @@ pub(super) async fn handle_select(
     let folder = folder_name(&name)?;
     crate::noselect::check_selectable(&session.store, &folder)?;
     let lookup = folder.clone();
-    let selected = session.blocking(move |store| store.select(&lookup)).await?;
+    let selected = session
+        .blocking(move |store| {
+            if is_read_only {
+                store.examine(&lookup)
+            } else {
+                store.select(&lookup)
+            }
+        })
+        .await?;
     let uid_next = selected.uid_next;
     let view = MailboxView::new(name, folder, is_read_only, selected);
     write_select_data(&mut session.out, &view, uid_next);
