@@ -279,6 +279,61 @@ async fn login_hands_connection_to_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preauth_commands_and_capabilities() {
+    let harness = Harness::start(fast_limits(), false, real_worker()).await;
+    let mut client = harness.tls_client().await;
+
+    let greeting = client.line().await;
+    let capability = client.command("c1", "CAPABILITY").await;
+    let noop = client.command("c2", "NOOP").await;
+    let id = client.command("c3", "ID (\"name\" \"test client\")").await;
+    let enable = client.command("c4", "ENABLE UTF8=ACCEPT").await;
+    let login = client
+        .command("c5", &format!("LOGIN alice \"{PASSWORD}\""))
+        .await;
+    let logout = client.command("c6", "LOGOUT").await;
+
+    let advertised = greeting
+        .strip_prefix("* OK [CAPABILITY ")
+        .and_then(|rest| rest.split_once(']'))
+        .map(|(names, _)| names.to_owned())
+        .unwrap_or_else(|| panic!("no capabilities in {greeting:?}"));
+    for name in [
+        "IMAP4rev1",
+        "AUTH=PLAIN",
+        "SASL-IR",
+        "ID",
+        "ENABLE",
+        "LITERAL+",
+    ] {
+        assert!(
+            advertised.split(' ').any(|item| item == name),
+            "{name} is missing from {advertised:?}"
+        );
+    }
+    assert_eq!(capability[0], format!("* CAPABILITY {advertised}"));
+    assert_eq!(capability.last().unwrap(), "c1 OK CAPABILITY completed");
+    assert!(noop.last().unwrap().starts_with("c2 OK"), "{noop:?}");
+    assert!(id[0].starts_with("* ID (\"name\" \"asimapd\""), "{id:?}");
+    assert!(id.last().unwrap().starts_with("c3 OK"), "{id:?}");
+    // ENABLE is valid only after login (RFC 5161).
+    assert!(enable.last().unwrap().starts_with("c4 BAD"), "{enable:?}");
+    // After login the worker's capabilities apply: no AUTH=PLAIN, and the extensions.
+    let worker_capabilities = login.last().unwrap();
+    assert!(
+        worker_capabilities.starts_with("c5 OK [CAPABILITY IMAP4rev1 "),
+        "{login:?}"
+    );
+    assert!(!worker_capabilities.contains("AUTH=PLAIN"), "{login:?}");
+    assert!(worker_capabilities.contains(" MOVE "), "{login:?}");
+    assert!(
+        logout.iter().any(|line| line.starts_with("* BYE")),
+        "{logout:?}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_and_unknown_user_read_the_same() {
     let harness = Harness::start(fast_limits(), false, real_worker()).await;
     let mut client = harness.tls_client().await;
