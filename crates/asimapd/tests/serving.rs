@@ -457,6 +457,47 @@ fn sighup_reloads_password_file_and_certificate() {
 }
 
 #[test]
+fn ipv6_loopback_serves_and_traces_client_address() {
+    if !require_root() {
+        return;
+    }
+    if let Err(error) = std::net::TcpListener::bind("[::1]:0") {
+        panic!("this test needs the IPv6 loopback address ::1, which cannot be bound: {error}");
+    }
+    let site = Site::new();
+    let alice = site.add_user("six pw", "six subject");
+    let server = site.launch(&Launch {
+        args: &["--trace"],
+        address: Some("::1".parse().unwrap()),
+        ..Launch::default()
+    });
+    let mut client = server.connect();
+    let client_address = client.local_address();
+    client.login(&alice.name, "six pw");
+    client.command("s1", "SELECT INBOX");
+    let fetch = client.command("f1", "FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    client.command("o1", "LOGOUT");
+    drop(client);
+    assert_eq!(server.stop(), Some(0));
+
+    let trace = site
+        .trace_dir()
+        .join(format!("{}-asimapd.trace", alice.name));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let connect: serde_json::Value = trace
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|record| record["msg_type"] == "CONNECT")
+        .unwrap_or_else(|| panic!("no CONNECT record in {trace}"));
+    assert!(client_address.is_ipv6(), "{client_address}");
+    assert_eq!(connect["remote"], client_address.to_string());
+    assert!(
+        fetch.iter().any(|line| line.contains("six subject")),
+        "{fetch:?}"
+    );
+}
+
+#[test]
 fn worker_gets_supplementary_groups_of_owner() {
     if !require_root() {
         return;

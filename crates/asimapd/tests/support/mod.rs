@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,7 +159,7 @@ pub fn write_old_message(path: &Path, subject: &str) {
         .unwrap();
 }
 
-/// A CA and a server certificate for 127.0.0.1 and localhost signed by it.
+/// A CA and a server certificate for 127.0.0.1, ::1 and localhost signed by it.
 pub struct Pki {
     pub ca: PathBuf,
     pub ca_der: Vec<u8>,
@@ -198,7 +198,8 @@ impl Pki {
     pub fn issue_server_certificate(&self) -> Vec<u8> {
         let key = KeyPair::generate().unwrap();
         let mut params =
-            CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+            CertificateParams::new(vec!["127.0.0.1".into(), "::1".into(), "localhost".into()])
+                .unwrap();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "localhost");
@@ -222,6 +223,8 @@ pub struct Launch<'a> {
     pub port: Option<u16>,
     /// User and group id to run the listener as, in place of root.
     pub identity: Option<(u32, u32)>,
+    /// Loopback address to listen on; 127.0.0.1 when `None`.
+    pub address: Option<IpAddr>,
 }
 
 /// One test's world: a folder readable by the users, the certificates, a password file.
@@ -274,13 +277,14 @@ impl Site {
         let port = launch
             .port
             .map_or_else(|| "0".to_owned(), |p| p.to_string());
+        let address = launch.address.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let mut command = Command::new(env!("CARGO_BIN_EXE_asimapd"));
         command
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(launch.env.iter().copied())
-            .arg("--address=127.0.0.1")
+            .arg(format!("--address={address}"))
             .arg(format!("--port={port}"))
             .arg(format!("--cert={}", self.pki.cert.display()))
             .arg(format!("--key={}", self.pki.key.display()))
@@ -300,6 +304,7 @@ impl Site {
         let errors = collect_lines(child.stderr.take().unwrap(), None);
         let mut server = Server {
             child,
+            address,
             port: 0,
             log,
             errors,
@@ -307,7 +312,7 @@ impl Site {
         };
         server.port = match launch.port {
             Some(port) => {
-                wait_for_port(port);
+                wait_for_port(SocketAddr::new(address, port));
                 port
             }
             None => reported_port(&lines, &server),
@@ -351,11 +356,11 @@ fn reported_port(lines: &std::sync::mpsc::Receiver<String>, server: &Server) -> 
     }
 }
 
-/// Waits until 127.0.0.1:`port` accepts a TCP connection.
-fn wait_for_port(port: u16) {
+/// Waits until `address` accepts a TCP connection.
+fn wait_for_port(address: SocketAddr) {
     let deadline = Instant::now() + TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+    while TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {address}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -385,6 +390,7 @@ pub fn client_config(pki: &Pki) -> Arc<rustls::ClientConfig> {
 /// A running listener; stopped with SIGTERM on drop.
 pub struct Server {
     child: Child,
+    pub address: IpAddr,
     pub port: u16,
     /// Every line the server wrote to stdout so far.
     log: Arc<Mutex<Vec<String>>>,
@@ -461,7 +467,7 @@ impl Server {
 
     /// Opens a TLS connection and reads the greeting.
     pub fn connect(&self) -> ImapClient {
-        let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let tcp = TcpStream::connect((self.address, self.port)).unwrap();
         tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let connection = rustls::ClientConnection::new(Arc::clone(&self.connector), name).unwrap();
