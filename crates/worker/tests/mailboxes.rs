@@ -656,3 +656,33 @@ async fn examine_leaves_recent_for_select() {
     assert_eq!(lines[1], "* 1 RECENT");
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn append_large_literal_round_trips() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let mut body = b"From: big@example.org\r\nSubject: big\r\n\r\n".to_vec();
+    let mut line = 0u32;
+    while body.len() < 8 * 1024 * 1024 {
+        body.extend_from_slice(format!("line {line:08} of the large message\r\n").as_bytes());
+        line += 1;
+    }
+    let command = format!("t1 APPEND Archive {{{}}}\r\n", body.len());
+    client.send(command.as_bytes()).await;
+    assert_eq!(client.read_line().await, "+ Ready for literal data");
+    client.send(&body).await;
+    client.send(b"\r\n").await;
+    let lines = client.read_tagged("t1").await;
+    assert!(lines[0].starts_with("t1 OK [APPENDUID "), "{lines:?}");
+
+    client.ok("SELECT Archive").await;
+    let lines = client.ok("FETCH 1 RFC822.SIZE").await;
+    assert_eq!(lines[0], format!("* 1 FETCH (RFC822.SIZE {})", body.len()));
+    let tail_start = body.len() - 40;
+    let lines = client
+        .ok(&format!("FETCH 1 BODY.PEEK[]<{tail_start}.40>"))
+        .await;
+    let tail = String::from_utf8_lossy(&body[tail_start..]);
+    assert_eq!(lines[1], format!("{tail})"));
+    worker.shutdown().await.unwrap();
+}

@@ -1,8 +1,6 @@
 //! APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315 §3). The reader spools message
 //! literals to unnamed temporary files, so the parser never keeps them in memory.
 
-use std::io::{Read, Seek, SeekFrom};
-
 use asimapd_proto::response::Code;
 use asimapd_proto::{AppendData, AppendMessage, DateTime, Flag, MailboxName, SequenceSet};
 use asimapd_store::{FlagSet, InternalDate};
@@ -11,6 +9,7 @@ use crate::commands::copy::try_create;
 
 use crate::error::CommandError;
 use crate::mailboxes::folder_name;
+use crate::mapped::Mapped;
 use crate::session::{Completion, Session};
 
 pub(super) async fn handle_append(
@@ -24,25 +23,21 @@ pub(super) async fn handle_append(
     let mut uids = Vec::new();
     let mut uid_validity = None;
     for message in messages {
-        let bytes = match message.data {
-            AppendData::Bytes(bytes) => bytes,
+        let content = match message.data {
+            AppendData::Bytes(bytes) => MessageContent::Inline(bytes),
             AppendData::External { len } => {
                 let file = spooled.next().ok_or_else(|| CommandError::Io {
                     op: "reading an APPEND spool file",
                     source: std::io::Error::other("spool file missing"),
                 })?;
-                read_spooled(file, len)?
+                MessageContent::Spooled(map_spooled(&file, len)?)
             }
         };
         let flags = flag_set(&message.flags);
         let date = message.date.map(internal_date);
         let folder = folder.clone();
         let appended = session
-            .blocking(move |store| {
-                // NOTE: the store takes the message as bytes, so it is read back from the
-                // spool file into memory here (at most the 10 MiB literal limit).
-                store.append(&folder, &bytes, &flags, date)
-            })
+            .blocking(move |store| store.append(&folder, content.bytes(), &flags, date))
             .await;
         let (validity, uid) = appended.map_err(try_create)?;
         uid_validity = Some(validity);
@@ -55,21 +50,36 @@ pub(super) async fn handle_append(
     Ok(Completion { code, text: None })
 }
 
-fn read_spooled(mut file: std::fs::File, len: u64) -> Result<Vec<u8>, CommandError> {
+/// The message of one APPEND: a short literal the parser kept, or a spool file mapped
+/// read-only, so a large message reaches the store through the page cache rather than a
+/// heap copy.
+enum MessageContent {
+    Inline(Vec<u8>),
+    Spooled(Mapped),
+}
+
+impl MessageContent {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            MessageContent::Inline(bytes) => bytes,
+            MessageContent::Spooled(mapped) => mapped.bytes(),
+        }
+    }
+}
+
+fn map_spooled(file: &std::fs::File, len: u64) -> Result<Mapped, CommandError> {
     let io = |source| CommandError::Io {
-        op: "reading an APPEND spool file",
+        op: "mapping an APPEND spool file",
         source,
     };
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 != len {
+    let mapped = Mapped::map(file).map_err(io)?;
+    if mapped.bytes().len() as u64 != len {
         return Err(io(std::io::Error::other(format!(
             "spool file contains {} bytes, expected {len}",
-            bytes.len()
+            mapped.bytes().len()
         ))));
     }
-    Ok(bytes)
+    Ok(mapped)
 }
 
 /// Converts flags from the wire; `\Recent` is ignored because clients cannot set it.
