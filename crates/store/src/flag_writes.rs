@@ -90,25 +90,32 @@ impl FlagWrites {
     }
 
     /// Checks `.mh_sequences` when it changed since the last check, and applies the lost
-    /// writes again. Returns how many writes were applied again. Writes whose period ended,
-    /// or whose folder was renumbered, are dropped.
+    /// writes again. Returns how many writes were applied again. Writes whose folder was
+    /// renumbered are dropped, and so are writes whose period ended, after this check.
     pub(crate) fn repair(&mut self, folder: &Folder) -> Result<usize> {
         if self.writes.is_empty() {
             return Ok(0);
         }
         let probe = folder.probe()?;
         let now = Instant::now();
-        self.writes
-            .retain(|write| probe.dir == write.dir && now < write.until);
-        if self.writes.is_empty() || probe.sequences == self.checked {
-            return Ok(0);
-        }
-        self.checked = probe.sequences;
+        self.writes.retain(|write| probe.dir == write.dir);
+        let repaired = if probe.sequences == self.checked {
+            0
+        } else {
+            self.checked = probe.sequences;
+            self.apply_lost(folder, probe.sequences)?
+        };
+        self.writes.retain(|write| now < write.until);
+        Ok(repaired)
+    }
 
+    /// Finds the oldest write whose prior state the file shows again and applies it and
+    /// every later write again.
+    fn apply_lost(&mut self, folder: &Folder, stamp: Option<Stamp>) -> Result<usize> {
         // Only a rewrite inside a write's period counts, so a change a user makes later is
         // kept.
         let in_period = |write: &FlagWrite| {
-            probe.sequences.is_none_or(|stamp| {
+            stamp.is_none_or(|stamp| {
                 stamp.mtime_ns <= write.written_ns + FLAG_RECHECK_PERIOD.as_nanos() as i128
             })
         };

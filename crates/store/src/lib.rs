@@ -16,7 +16,8 @@
 //!   [`Store::copy`], [`Store::move_messages`], [`Store::open_message`].
 //! * Changes made by nmh: [`Store::check`] (cheap `stat` probe, before each command),
 //!   [`Store::sync`] (full pass), and [`Watcher`] (inotify with a polling fallback, plus a
-//!   periodic scan of every mailbox).
+//!   periodic scan of every mailbox). Both passes first apply again any STORE of the last
+//!   [`FLAG_RECHECK_PERIOD`] that a stale `.mh_sequences` rewrite (`folder +F N`) undid.
 //! * The pure parts: [`reconcile`] and [`FlagMap`].
 
 mod error;
