@@ -556,6 +556,47 @@ async fn tls_1_2_and_1_3_are_both_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_1_and_older_are_refused() {
+    let Some(openssl) = asimapd_testkit::require_tool("openssl", "openssl") else {
+        return;
+    };
+    let harness = Harness::start(fast_limits(), false, real_worker()).await;
+    let address = harness.imap.to_string();
+
+    for version in ["-tls1", "-tls1_1"] {
+        let openssl = openssl.clone();
+        let address = address.clone();
+        // Security level 0 lets OpenSSL offer the old versions, so that a failure is the
+        // server's refusal.
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(openssl)
+                .args(["s_client", "-connect", &address, version])
+                .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{version}: {stdout}");
+        assert!(
+            !stdout.contains("* OK"),
+            "{version} reached the greeting: {stdout}"
+        );
+        // rustls answers with a handshake_failure or protocol_version alert; OpenSSL
+        // prints "SSL alert number" only for an alert it received.
+        assert!(
+            stderr.contains("SSL alert number"),
+            "{version} was not refused by the server: {stderr}"
+        );
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_says_bye_before_login() {
     let harness = Harness::start(fast_limits(), false, real_worker()).await;
     let mut client = harness.tls_client().await;
