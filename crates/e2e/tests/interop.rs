@@ -211,6 +211,94 @@ fn fetchmail_counts_and_reads_inbox() {
         );
     }
 }
+/// Messages in the INBOX that mutt reads.
+const MUTT_MESSAGES: usize = 9;
+/// Time mutt gets to read the INBOX before `timeout` ends it, in seconds.
+const MUTT_TIMEOUT_SECONDS: u32 = 120;
+
+#[test]
+fn mutt_copies_and_counts_inbox() {
+    let Some(mutt) = require_tool("mutt", "mutt") else {
+        return;
+    };
+    // mutt reads mailboxes only in its full-screen mode, so `script` gives it a terminal.
+    let Some(script) = require_tool("script", "bsdutils") else {
+        return;
+    };
+    let home = MailHome::create().unwrap();
+    let messages = seed_inbox(&home, MUTT_MESSAGES);
+    let server = Server::start(&home, &ServerOptions::default()).unwrap();
+    let folder = format!("{}/", server.url());
+
+    let copied = home.dir().join("copied.mbox");
+    let muttrc = home.dir().join("muttrc");
+    std::fs::write(
+        &muttrc,
+        format!(
+            "set ssl_ca_certificates_file=\"{ca}\"\n\
+             set imap_user=\"{USER}\"\nset imap_pass=\"{PASSWORD}\"\n\
+             set folder=\"{folder}\"\nset spoolfile=+INBOX\nset mbox_type=mbox\n\
+             set confirmcreate=no\nset confirmappend=no\nset quit=yes\n\
+             set header_cache=\"\"\nset message_cachedir=\"\"\nset mail_check=0\n",
+            ca = server.pki().ca_cert.display(),
+        ),
+    )
+    .unwrap();
+    // Tag every message, copy the tagged ones to a local mbox, quit.
+    let keys = format!(
+        "<tag-pattern>~A<enter><tag-prefix><copy-message>{}<enter><quit>",
+        copied.display()
+    );
+    let mutt_command = format!(
+        "{mutt} -n -F {muttrc} -f {folder}INBOX -e 'push \"{keys}\"'",
+        mutt = mutt.display(),
+        muttrc = muttrc.display(),
+    );
+    // `timeout` runs outside `script`, so mutt owns the terminal and a stuck mutt is ended
+    // by the closing terminal.
+    let output = Command::new("timeout")
+        .env_clear()
+        .env("HOME", home.dir())
+        .env("PATH", "/usr/bin:/bin")
+        .env("TERM", "vt100")
+        .args(["--kill-after=10", &MUTT_TIMEOUT_SECONDS.to_string()])
+        .arg(script)
+        .args(["--quiet", "--return", "--command"])
+        .arg(&mutt_command)
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "mutt: {}", describe(&output));
+
+    let screen = stdout(&output);
+    assert!(
+        screen.contains(&format!("Msgs:{MUTT_MESSAGES} ")),
+        "mutt's status line counts {MUTT_MESSAGES} messages: {screen}"
+    );
+    let mbox = std::fs::read_to_string(&copied).unwrap();
+    assert_eq!(
+        mbox.lines()
+            .filter(|line| line.starts_with("From "))
+            .count(),
+        MUTT_MESSAGES,
+        "messages copied by mutt: {mbox}"
+    );
+    for message in &messages {
+        assert_eq!(
+            mbox.matches(&format!("Message-ID: <{}>", message.id))
+                .count(),
+            1,
+            "{} copied once",
+            message.id
+        );
+        assert!(
+            mbox.contains(&message.body),
+            "{} copied with its body",
+            message.id
+        );
+    }
+}
+
 /// A stored message: its file and its flags as sorted Maildir letters (F, R, S, T).
 #[derive(Debug)]
 struct StoredMessage {
