@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asimapd_proto::response::{Code, Status, StatusResponse};
-use asimapd_proto::{Command, CommandBody, Tag};
+use asimapd_proto::{Command, Tag};
 use asimapd_store::Store;
 use tokio::sync::{mpsc, watch};
 
@@ -14,7 +14,7 @@ use crate::capability::capability_atoms;
 use crate::error::{CommandError, parse_error_response};
 use crate::input::Input;
 use crate::output::Output;
-use crate::table::{Validity, command_spec};
+use crate::table::{CommandSpec, Run, Validity, command_spec};
 use crate::view::{MailboxGone, MailboxView};
 
 /// Unparsable commands in a row after which the session ends with `* BYE`: a client that
@@ -171,15 +171,23 @@ impl Session {
     async fn execute(&mut self, command: Command) -> Result<(), MailboxGone> {
         let spec = command_spec(&command.body);
         let started = std::time::Instant::now();
-        if let Err(error) = self.check_state(spec.validity, spec.name) {
+        if let Err(error) = self.check_state(&spec) {
             error
                 .to_response(Some(command.tag), self.id)
                 .encode(&mut self.out);
             return Ok(());
         }
-        if command.body == CommandBody::Idle {
-            return self.handle_idle(command.tag).await;
-        }
+        let handler = match spec.run {
+            Run::Handler(handler) => handler,
+            Run::Idle => return self.handle_idle(command.tag).await,
+            Run::Rejected => {
+                // The state check rejects every row without a handler.
+                CommandError::bad(format!("{} is not supported by this server", spec.name))
+                    .to_response(Some(command.tag), self.id)
+                    .encode(&mut self.out);
+                return Ok(());
+            }
+        };
         self.check_selected().await;
         let allows_expunge = !spec.uses_sequence_numbers;
         if spec.addresses_messages {
@@ -187,8 +195,8 @@ impl Session {
             // queued here, until a command that allows them (RFC 3501 §7.4.1).
             self.announce(None, allows_expunge).await?;
         }
-        let tag = command.tag.clone();
-        let result = crate::commands::dispatch(self, command).await;
+        let tag = command.tag;
+        let result = handler(self, command.body).await;
         self.announce(None, allows_expunge).await?;
         let response = match &result {
             Ok(completion) => StatusResponse::tagged(
@@ -213,9 +221,17 @@ impl Session {
         Ok(())
     }
 
-    fn check_state(&self, validity: Validity, name: &str) -> Result<(), CommandError> {
-        match (validity, &self.state) {
+    /// Checks that the command is valid in the session's state, and that a command that
+    /// removes messages does not run on a read-only (EXAMINE) mailbox.
+    fn check_state(&self, spec: &CommandSpec) -> Result<(), CommandError> {
+        let name = spec.name;
+        match (spec.validity, &self.state) {
             (Validity::Any | Validity::Authenticated, _) => Ok(()),
+            (Validity::Selected, State::Selected(view))
+                if spec.may_expunge && view.is_read_only =>
+            {
+                Err(CommandError::no(None, "Mailbox is read-only (EXAMINE)"))
+            }
             (Validity::Selected, State::Selected(_)) => Ok(()),
             (Validity::Selected, _) => Err(CommandError::bad(format!(
                 "{name} is valid only with a mailbox selected"

@@ -215,7 +215,14 @@ async fn store_in_examine_is_no() {
     worker.deliver("inbox", &three());
     let mut client = worker.connect().await;
     client.ok("EXAMINE INBOX").await;
-    for command in ["STORE 1 +FLAGS (\\Seen)", "EXPUNGE", "MOVE 1 Junk"] {
+    let commands = [
+        "STORE 1 +FLAGS (\\Seen)",
+        "EXPUNGE",
+        "UID EXPUNGE 1",
+        "MOVE 1 Junk",
+        "UID MOVE 1 Junk",
+    ];
+    for command in commands {
         let lines = client.command(command).await;
         assert_eq!(status(&lines), "NO", "{command}: {lines:#?}");
     }

@@ -38,9 +38,6 @@ pub(super) async fn handle_move(
     set: SequenceSet,
     mailbox: MailboxName,
 ) -> Result<Completion, CommandError> {
-    if session.view_mut()?.is_read_only {
-        return Err(CommandError::no(None, "Mailbox is read-only (EXAMINE)"));
-    }
     let (source, target, uids) = transfer_arguments(session, numbers, &set, &mailbox)?;
     if uids.is_empty() {
         return Ok(Completion::done());

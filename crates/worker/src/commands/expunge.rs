@@ -12,9 +12,6 @@ pub(super) async fn handle_expunge(
     uid_set: Option<SequenceSet>,
 ) -> Result<Completion, CommandError> {
     let view = session.view_mut()?;
-    if view.is_read_only {
-        return Err(CommandError::no(None, "Mailbox is read-only (EXAMINE)"));
-    }
     let only: Option<Vec<Uid>> = uid_set.map(|set| {
         view.resolve_uid_set(&set)
             .into_iter()
