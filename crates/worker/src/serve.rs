@@ -56,6 +56,8 @@ pub struct WorkerConfig {
     /// Time to stay after the last connection closed.
     pub linger: Duration,
     /// Interval of the `* OK` keepalive during IDLE.
+    // NOTE: no command-line option sets this yet. The `asimapd` binary always passes
+    // `DEFAULT_IDLE_KEEPALIVE`, so only embedders and tests can choose another interval.
     pub idle_keepalive: Duration,
 }
 
