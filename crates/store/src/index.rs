@@ -107,6 +107,10 @@ pub struct MessageDetails {
     pub envelope: Option<Vec<u8>>,
     /// The extensible BODYSTRUCTURE, encoded as IMAP bytes.
     pub body_structure: Option<Vec<u8>>,
+    /// The raw header block up to and including the blank line that ends it, for SEARCH
+    /// keys on header fields. `None` in rows indexed before the index cached it, and for
+    /// header blocks over [`crate::MAX_CACHED_HEADER`].
+    pub header: Option<Vec<u8>>,
 }
 
 /// A message row to insert.
@@ -269,8 +273,8 @@ impl Index {
     pub fn details(&self, mailbox_id: i64, uid: Uid) -> Result<Option<MessageDetails>> {
         self.conn
             .query_row(
-                "SELECT internal_date, internal_zone, rfc822_size, envelope, body_structure \
-                 FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+                "SELECT internal_date, internal_zone, rfc822_size, envelope, body_structure, \
+                 header FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
                 params![mailbox_id, uid.get()],
                 details_from_row,
             )
@@ -609,8 +613,9 @@ impl Writer<'_> {
             .prepare_cached(
                 "INSERT INTO messages (mailbox_id, uid, number, dev, ino, size, mtime_ns, \
                  btime_ns, internal_date, internal_zone, rfc822_size, modseq, system_flags, \
-                 keywords, envelope, body_structure) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 keywords, envelope, body_structure, header) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17)",
             )
             .map_err(|err| self.error(err))?;
         statement
@@ -631,6 +636,7 @@ impl Writer<'_> {
                 row.flags.stored_keywords(),
                 details.envelope,
                 details.body_structure,
+                details.header,
             ])
             .map_err(|err| self.error(err))?;
         Ok(())
@@ -669,6 +675,18 @@ impl Writer<'_> {
             .optional()
             .map_err(|err| self.error(err))?;
         Ok(value.unwrap_or(0) as u32)
+    }
+
+    /// Stores the header block of a message indexed before the index cached header blocks.
+    /// A message expunged meanwhile has no row, and nothing is written for it.
+    pub fn set_header(&self, mailbox_id: i64, uid: Uid, header: &[u8]) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE messages SET header = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
+                params![mailbox_id, uid.get(), header],
+            )
+            .map_err(|err| self.error(err))?;
+        Ok(())
     }
 
     fn update_mailbox_column(
@@ -760,6 +778,7 @@ fn details_from_row(row: &Row<'_>) -> rusqlite::Result<MessageDetails> {
         rfc822_size: row.get::<_, i64>(2)? as u64,
         envelope: row.get(3)?,
         body_structure: row.get(4)?,
+        header: row.get(5)?,
     })
 }
 
@@ -805,6 +824,7 @@ mod tests {
                 rfc822_size: 12,
                 envelope: Some(b"(NIL)".to_vec()),
                 body_structure: None,
+                header: Some(b"Subject: x\n\n".to_vec()),
             },
         }
     }

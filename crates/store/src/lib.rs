@@ -13,7 +13,8 @@
 //!   [`Store::delete_mailbox`], [`Store::rename_mailbox`], [`Store::set_subscribed`],
 //!   [`Store::status`], [`Store::select`] (a snapshot plus a [`MailboxEvent`] receiver).
 //! * Messages: [`Store::append`], [`Store::store_flags`], [`Store::expunge`],
-//!   [`Store::copy`], [`Store::move_messages`], [`Store::open_message`].
+//!   [`Store::copy`], [`Store::move_messages`], [`Store::open_message`],
+//!   [`Store::search_details`] (cached analysis and header block, for SEARCH).
 //! * Changes made by nmh: [`Store::check`] (cheap `stat` probe, before each command),
 //!   [`Store::sync`] (full pass), and [`Watcher`] (inotify with a polling fallback, plus a
 //!   periodic scan of every mailbox). Both passes first apply again any STORE of the last
@@ -24,6 +25,7 @@ mod error;
 mod events;
 mod flag_writes;
 mod flags;
+mod headers;
 mod import;
 mod index;
 mod ops;
@@ -37,6 +39,7 @@ pub use error::{Result, StoreError};
 pub use events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
 pub use flag_writes::FLAG_RECHECK_PERIOD;
 pub use flags::{DEFAULT_UNSEEN_SEQUENCE, FlagMap, FlagSet, SystemFlag};
+pub use headers::{MAX_CACHED_HEADER, header_block};
 pub use import::{
     ASIMAP_DB_FILE, Imported, ImportedMailbox, MAX_IMPORTED_UIDS, SkippedMailbox, expand_ranges,
     read_asimap_db,

@@ -65,6 +65,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN internal_zone INTEGER;
     ALTER TABLE messages ADD COLUMN envelope BLOB;
     ALTER TABLE messages ADD COLUMN body_structure BLOB;",
+    // 4: the raw header block, for SEARCH keys on header fields. NULL in rows indexed
+    // before this step until a search fills it from the message file.
+    "ALTER TABLE messages ADD COLUMN header BLOB;",
 ];
 
 /// The schema version this build writes.
@@ -154,6 +157,7 @@ mod tests {
         assert_eq!(mode, "wal");
         assert!(columns(&conn, "messages").contains(&"body_structure".to_owned()));
         assert!(columns(&conn, "mailboxes").contains(&"recent_uid".to_owned()));
+        assert!(columns(&conn, "messages").contains(&"header".to_owned()));
     }
 
     #[test]

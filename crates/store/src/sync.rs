@@ -431,7 +431,7 @@ pub(crate) fn read_details(
     Some(analyze(&bytes, date))
 }
 
-/// Analyses a message's bytes: RFC822.SIZE, ENVELOPE and BODYSTRUCTURE.
+/// Analyses a message's bytes: RFC822.SIZE, ENVELOPE, BODYSTRUCTURE and the header block.
 pub(crate) fn analyze(bytes: &[u8], internal_date: InternalDate) -> MessageDetails {
     let analysis = Analysis::parse(bytes);
     MessageDetails {
@@ -439,6 +439,7 @@ pub(crate) fn analyze(bytes: &[u8], internal_date: InternalDate) -> MessageDetai
         rfc822_size: analysis.size(),
         envelope: Some(analysis.envelope().to_imap()),
         body_structure: Some(analysis.body_structure(true)),
+        header: crate::headers::cacheable_header(bytes),
     }
 }
 
