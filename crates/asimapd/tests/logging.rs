@@ -473,8 +473,8 @@ fn password_is_in_no_file_server_wrote() {
     let wrong_plain = encode(format!("\0{}\0{wrong}", alice.name));
 
     // Every way a password crosses the wire: LOGIN with a quoted string and a literal,
-    // AUTHENTICATE PLAIN with an initial response and after a continuation, and LOGIN
-    // again inside the session, where the worker rejects it.
+    // AUTHENTICATE PLAIN with an initial response and after a continuation, and LOGIN and
+    // AUTHENTICATE again inside the session, where the worker rejects them.
     let mut first = server.connect();
     first.command("a1", &format!("LOGIN {} \"{wrong}\"", alice.name));
     first.command("a2", &format!("AUTHENTICATE PLAIN {wrong_plain}"));
@@ -488,6 +488,18 @@ fn password_is_in_no_file_server_wrote() {
     );
     let again = first.command("a4", &format!("LOGIN {} \"{password}\"", alice.name));
     assert!(!again.last().unwrap().starts_with("a4 OK"), "{again:?}");
+    first.send(&format!("a5 LOGIN {} {{{}+}}", alice.name, password.len()));
+    first.send(password);
+    let literal_again = first.until_tagged("a5");
+    assert!(
+        !literal_again.last().unwrap().starts_with("a5 OK"),
+        "{literal_again:?}"
+    );
+    let authenticate_again = first.command("a6", &format!("AUTHENTICATE PLAIN {plain}"));
+    assert!(
+        !authenticate_again.last().unwrap().starts_with("a6 OK"),
+        "{authenticate_again:?}"
+    );
     first.command("s1", "SELECT INBOX");
     let mut second = server.connect();
     second.send("b1 AUTHENTICATE PLAIN");

@@ -49,14 +49,14 @@ where
     tracer.record(MessageType::Connect, b"");
 
     let upstream = async {
-        let mut lines = LineSplitter::default();
+        let mut lines = ClientLines::default();
         let mut buffer = vec![0u8; RELAY_CHUNK];
         loop {
             let read = match client_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(read) => read,
             };
-            tracer.record_lines(&mut lines, MessageType::Received, &buffer[..read]);
+            tracer.record_client_lines(&mut lines, &buffer[..read]);
             if worker_write.write_all(&buffer[..read]).await.is_err() {
                 break;
             }
@@ -141,31 +141,139 @@ impl<'a> Tracer<'a> {
             return;
         }
         for line in lines.push(bytes) {
-            let line = match msg_type {
-                MessageType::Received => mask_credentials(line),
-                _ => line,
-            };
             self.record(msg_type, &line);
+        }
+    }
+
+    /// Records the client's lines with credentials hidden. The splitter processes every byte
+    /// even while tracing is off, so it never loses track of a literal.
+    fn record_client_lines(&self, lines: &mut ClientLines, bytes: &[u8]) {
+        let traced = lines.push(bytes);
+        if self.sink().is_some() {
+            for line in traced {
+                self.record(MessageType::Received, &line);
+            }
         }
     }
 }
 
-/// Replaces the arguments of a LOGIN or AUTHENTICATE command with `***`, so a client that
-/// sends credentials after login does not leave them in a trace file.
-///
-/// NOTE: credentials sent as a literal, or as AUTHENTICATE continuation lines, arrive on
-/// lines of their own and are not recognised here.
-fn mask_credentials(line: Vec<u8>) -> Vec<u8> {
+/// Replacement for hidden credentials in trace records.
+const HIDDEN: &[u8] = b"***";
+
+/// Splits the client's bytes into trace lines with credentials hidden, so a client that
+/// sends them after login does not leave them in a trace file. The arguments of LOGIN and
+/// AUTHENTICATE become `***`, their literals and the rest of their lines are left out, and
+/// the SASL responses that follow an AUTHENTICATE become `***`.
+#[derive(Debug, Default)]
+struct ClientLines {
+    lines: LineSplitter,
+    /// Bytes of a credential literal still to leave out.
+    hidden_literal: u64,
+    state: CredentialState,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum CredentialState {
+    #[default]
+    None,
+    /// The rest of a LOGIN or AUTHENTICATE line follows a literal.
+    InCommand,
+    /// AUTHENTICATE came without an initial response, so SASL responses may follow.
+    SaslResponses,
+}
+
+impl ClientLines {
+    fn push(&mut self, mut bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut traced = Vec::new();
+        while !bytes.is_empty() {
+            if self.hidden_literal > 0 {
+                let skip = usize::try_from(self.hidden_literal)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                self.hidden_literal -= skip as u64;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            // A literal may start right after this line, so lines are fed one at a time.
+            let end = bytes
+                .iter()
+                .position(|&byte| byte == b'\n')
+                .map_or(bytes.len(), |index| index + 1);
+            for line in self.lines.push(&bytes[..end]) {
+                traced.extend(self.filter(line));
+            }
+            bytes = &bytes[end..];
+        }
+        traced
+    }
+
+    /// Returns the trace record for one line, if any, and follows the credential state.
+    fn filter(&mut self, line: Vec<u8>) -> Option<Vec<u8>> {
+        match self.state {
+            CredentialState::InCommand => {
+                self.continue_credentials(&line);
+                return None;
+            }
+            CredentialState::SaslResponses if !line.contains(&b' ') => {
+                return Some(HIDDEN.to_vec());
+            }
+            _ => self.state = CredentialState::None,
+        }
+        let Some(masked) = mask_credentials(&line) else {
+            return Some(line);
+        };
+        self.continue_credentials(&line);
+        if self.state == CredentialState::None && is_authenticate_without_response(&line) {
+            self.state = CredentialState::SaslResponses;
+        }
+        Some(masked)
+    }
+
+    /// Sets the state after a line of a credential command: a literal at its end, or a
+    /// line cut at [`MAX_TRACE_LINE`], continues the command.
+    fn continue_credentials(&mut self, line: &[u8]) {
+        if let Some(length) = literal_length(line) {
+            self.hidden_literal = length;
+            self.state = CredentialState::InCommand;
+        } else if line.len() >= MAX_TRACE_LINE {
+            self.state = CredentialState::InCommand;
+        } else {
+            self.state = CredentialState::None;
+        }
+    }
+}
+
+/// Returns the line with the arguments of a LOGIN or AUTHENTICATE command replaced by
+/// `***`, or `None` for other lines.
+fn mask_credentials(line: &[u8]) -> Option<Vec<u8>> {
     let mut words = line.splitn(3, |&byte| byte == b' ');
     let (Some(tag), Some(command), Some(_)) = (words.next(), words.next(), words.next()) else {
-        return line;
+        return None;
     };
     let is_credential_command =
         command.eq_ignore_ascii_case(b"LOGIN") || command.eq_ignore_ascii_case(b"AUTHENTICATE");
-    if !is_credential_command {
-        return line;
+    is_credential_command.then(|| [tag, b" ", command, b" ", HIDDEN].concat())
+}
+
+/// Returns true for `tag AUTHENTICATE mechanism` without an initial response.
+fn is_authenticate_without_response(line: &[u8]) -> bool {
+    let words: Vec<&[u8]> = line.split(|&byte| byte == b' ').collect();
+    words.len() == 3 && words[1].eq_ignore_ascii_case(b"AUTHENTICATE")
+}
+
+/// Returns the length announced by a literal marker at the end of `line`: `{N}`, or the
+/// non-synchronizing `{N+}` of LITERAL+. A length too large for `u64` hides everything
+/// after it.
+fn literal_length(line: &[u8]) -> Option<u64> {
+    let inner = line.strip_suffix(b"}")?;
+    let inner = inner.strip_suffix(b"+").unwrap_or(inner);
+    let start = inner.iter().rposition(|&byte| byte == b'{')?;
+    let digits = &inner[start + 1..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    [tag, b" ", command, b" ***"].concat()
+    let text = std::str::from_utf8(digits).ok()?;
+    Some(text.parse().unwrap_or(u64::MAX))
 }
 
 /// Largest partial line kept for a trace record; longer lines are recorded in pieces.
@@ -219,25 +327,83 @@ mod tests {
         assert_eq!(third, vec![b"a2 LOGOUT".to_vec()]);
     }
 
+    /// Feeds `input` to a fresh [`ClientLines`] in one piece and byte by byte, checks that
+    /// both give the same records, and returns them.
+    fn client_lines(input: &[u8]) -> Vec<String> {
+        let mut whole = ClientLines::default();
+        let at_once = whole.push(input);
+        let mut single = ClientLines::default();
+        let byte_by_byte: Vec<Vec<u8>> = input
+            .iter()
+            .flat_map(|byte| single.push(std::slice::from_ref(byte)))
+            .collect();
+        assert_eq!(at_once, byte_by_byte);
+        at_once
+            .into_iter()
+            .map(|line| String::from_utf8(line).unwrap())
+            .collect()
+    }
+
     #[test]
     fn login_arguments_are_masked() {
-        let masked = mask_credentials(b"a1 login alice \"secret\"".to_vec());
+        let traced = client_lines(b"a1 login alice \"secret\"\r\n");
 
-        assert_eq!(masked, b"a1 login ***");
+        assert_eq!(traced, ["a1 login ***"]);
     }
 
     #[test]
     fn authenticate_initial_response_is_masked() {
-        let masked = mask_credentials(b"a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==".to_vec());
+        let traced = client_lines(b"a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
 
-        assert_eq!(masked, b"a1 AUTHENTICATE ***");
+        assert_eq!(traced, ["a1 AUTHENTICATE ***"]);
     }
 
     #[test]
     fn other_commands_are_traced_unchanged() {
-        for line in [&b"a1 SELECT INBOX"[..], b"a2 NOOP", b"DONE", b""] {
-            assert_eq!(mask_credentials(line.to_vec()), line);
-        }
+        let traced = client_lines(b"a1 SELECT INBOX\r\na2 NOOP\r\nDONE\r\n\r\n");
+
+        assert_eq!(traced, ["a1 SELECT INBOX", "a2 NOOP", "DONE", ""]);
+    }
+
+    #[test]
+    fn login_literals_are_left_out() {
+        // A password literal that contains CRLF and text that looks like a command.
+        let input = b"a1 LOGIN {5}\r\nalice {14+}\r\npw\r\na9 LOGOUT\r\r\na2 NOOP\r\n";
+
+        let traced = client_lines(input);
+
+        assert_eq!(traced, ["a1 LOGIN ***", "a2 NOOP"]);
+    }
+
+    #[test]
+    fn sasl_responses_after_authenticate_are_masked() {
+        let input = b"a1 AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n*\r\na2 NOOP\r\n";
+
+        let traced = client_lines(input);
+
+        assert_eq!(traced, ["a1 AUTHENTICATE ***", "***", "***", "a2 NOOP"]);
+    }
+
+    #[test]
+    fn append_literal_is_still_traced() {
+        let input = b"a1 APPEND INBOX {9}\r\nSubject:\n\r\na2 NOOP\r\n";
+
+        let traced = client_lines(input);
+
+        assert_eq!(traced, ["a1 APPEND INBOX {9}", "Subject:", "", "a2 NOOP"]);
+    }
+
+    #[test]
+    fn literal_length_reads_both_markers() {
+        assert_eq!(literal_length(b"a1 LOGIN {12}"), Some(12));
+        assert_eq!(literal_length(b"a1 LOGIN {7+}"), Some(7));
+        assert_eq!(literal_length(b"a1 LOGIN alice pw"), None);
+        assert_eq!(literal_length(b"a1 LOGIN {}"), None);
+        assert_eq!(literal_length(b"a1 LOGIN {x}"), None);
+        assert_eq!(
+            literal_length(b"a1 LOGIN {99999999999999999999999}"),
+            Some(u64::MAX)
+        );
     }
 
     #[test]
