@@ -20,7 +20,7 @@ use crate::flags::{FlagSet, SystemFlag};
 use crate::index::{
     InternalDate, MAX_UID, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
 };
-use crate::store::{MailboxState, Store, lock, modseq};
+use crate::store::{Live, MailboxState, Store, lock, modseq};
 use crate::sync::{analyze, send_update_events};
 
 /// Up to this many UIDs are looked up one by one. More load the whole mailbox in one query,
@@ -193,6 +193,7 @@ impl Store {
         let folder = self.inner.root.folder(name)?;
         let known: Vec<KnownMessage> = deleted.iter().map(|m| known(m)).collect();
         let removed = folder.remove(&known)?;
+        end_append_watches(&folder, &mut live, &removed.removed)?;
         self.commit_expunge(&state, &row, &deleted, &removed.removed)
     }
 
@@ -213,7 +214,7 @@ impl Store {
     ) -> Result<(CopyOutcome, Vec<Uid>)> {
         let (source_rows, outcome, copied) = self.transfer(from, to, uids)?;
         let state = self.state(from);
-        let _live = lock(&state.live);
+        let mut live = lock(&state.live);
         let row = self.mailbox_row(from)?;
         let folder = self.inner.root.folder(from)?;
         let moved: Vec<&MessageRow> = source_rows
@@ -221,6 +222,7 @@ impl Store {
             .filter(|m| outcome.pairs.iter().any(|(source, _)| *source == m.uid))
             .collect();
         let removed = folder.remove(&copied)?;
+        end_append_watches(&folder, &mut live, &removed.removed)?;
         let expunged = self.commit_expunge(&state, &row, &moved, &removed.removed)?;
         Ok((outcome, expunged))
     }
@@ -511,4 +513,23 @@ fn now_date() -> InternalDate {
         timestamp,
         zone_minutes: None,
     }
+}
+
+/// Ends the watch of appended messages that the server removed itself (EXPUNGE, MOVE), so the
+/// watch does not take the missing file for damage by nmh and link the private copy in again.
+fn end_append_watches(folder: &Folder, live: &mut Live, removed: &[KnownMessage]) -> Result<()> {
+    let (ended, kept): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut live.appends)
+            .into_iter()
+            .partition(|(appended, _)| {
+                removed.iter().any(|message| {
+                    message.number == appended.number
+                        && message.identity.ino == appended.identity.ino
+                })
+            });
+    live.appends = kept;
+    for (appended, _) in ended {
+        folder.finish_append(appended)?;
+    }
+    Ok(())
 }
