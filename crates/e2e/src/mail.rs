@@ -66,6 +66,12 @@ impl MailHome {
         Ok(())
     }
 
+    /// Returns the uid and gid that own the tree and run nmh, or `None` when the tests do
+    /// not run as root and everything runs as the current user.
+    pub fn owner(&self) -> Option<(u32, u32)> {
+        self.owner
+    }
+
     /// Writes `contents` to `path` inside the tree, owned by the tree's owner.
     pub fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), E2eError> {
         std::fs::write(path, contents).map_err(|source| E2eError::File {

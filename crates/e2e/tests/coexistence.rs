@@ -1206,3 +1206,66 @@ fn sortm_races_selected_and_idle() {
         );
     }
 }
+
+/// Environment variable naming the nmh scenario script that
+/// [`nmh_scenario_script_passes`] runs.
+const SCENARIO_SCRIPT_VAR: &str = "NMH_SCENARIOS";
+
+/// Runs an external nmh scenario script against the server: `SCRIPT all`, with `IMAP_HOOK`
+/// set to `tests/clients/imap_hook.py` and `NMH_HOME` to the served home, as the tree's owner.
+/// The script is not part of this repository, so the test runs only on request:
+/// `NMH_SCENARIOS=/path/to/nmh-scenarios.sh cargo test -p asimapd-e2e --test coexistence
+/// -- --ignored`. `REPEAT` and `N` are passed on to the script.
+#[test]
+#[ignore = "needs an external scenario script named by NMH_SCENARIOS"]
+fn nmh_scenario_script_passes() {
+    use std::os::unix::process::CommandExt;
+
+    let script = std::env::var_os(SCENARIO_SCRIPT_VAR)
+        .unwrap_or_else(|| panic!("set {SCENARIO_SCRIPT_VAR} to the scenario script to run"));
+    let Some(python) = require_tool("python3", "python3") else {
+        return;
+    };
+    let Some(fixture) = Fixture::start() else {
+        return;
+    };
+    let hook = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_hook.py");
+    let mut command = std::process::Command::new("bash");
+    command
+        .arg(&script)
+        .arg("all")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("NMH_HOME", fixture.home.home())
+        .env("TMPDIR", fixture.home.dir())
+        .env(
+            "IMAP_HOOK",
+            format!("{} {}", python.display(), hook.display()),
+        )
+        .env("IMAP_PORT", fixture.server.address().port().to_string())
+        .env("IMAP_CA", &fixture.server.pki().ca_cert)
+        .env("IMAP_USER", asimapd_e2e::USER)
+        .env("IMAP_PASS", asimapd_e2e::PASSWORD)
+        .current_dir(fixture.home.dir());
+    for passed_on in ["REPEAT", "N", "SETTLE"] {
+        if let Some(value) = std::env::var_os(passed_on) {
+            command.env(passed_on, value);
+        }
+    }
+    if let Some((uid, gid)) = fixture.home.owner() {
+        command.uid(uid).gid(gid);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let passed = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("PASS"))
+        .count();
+    let failed = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL"))
+        .count();
+    eprintln!("scenario checks: {passed} passed, {failed} failed");
+    assert!(output.status.success(), "{failed} scenario checks failed");
+}
