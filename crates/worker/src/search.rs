@@ -1,10 +1,10 @@
-//! The SEARCH engine: evaluates search keys against each message, reading the index for
-//! flags, dates and sizes and the message file only for header and text keys.
+//! The SEARCH engine: evaluates search keys against each message. Flags, dates, sizes and
+//! header fields come from the index, and only BODY and TEXT read the message files.
 
 use asimapd_mime::Analysis;
 use asimapd_mime::search::{SearchText, contains_ignore_case};
 use asimapd_proto::{Date, SearchKey, SeqNum, SequenceSet, Uid};
-use asimapd_store::{FlagSet, MessageDetails, Store, SystemFlag};
+use asimapd_store::{FlagSet, MessageDetails, Store, StoreError, SystemFlag, header_block};
 
 use crate::error::CommandError;
 use crate::mapped::Mapped;
@@ -52,43 +52,84 @@ pub(crate) fn check_keys(keys: &[SearchKey]) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Returns the candidates that match `key`, in order. Messages whose file vanished (nmh
-/// removed them since the last look) do not match keys that need their content.
+/// Candidates evaluated per batch. The cached details of one batch, header blocks
+/// included, are in memory at a time.
+const DETAILS_BATCH: usize = 256;
+
+/// Returns the candidates that match `key`, in order. Messages that left the index or whose
+/// file vanished (nmh removed them since the last look) do not match keys that need their
+/// details or content.
 pub(crate) fn search(
     store: &Store,
     folder: &str,
     candidates: &[Candidate],
     largest_uid: Option<Uid>,
     key: &SearchKey,
-) -> Vec<Candidate> {
+) -> Result<Vec<Candidate>, StoreError> {
     let largest_seq = SeqNum::new(candidates.len() as u32);
-    candidates
-        .iter()
-        .filter(|candidate| {
+    let needs_details = uses_details(key);
+    let mut matches = Vec::new();
+    for batch in candidates.chunks(DETAILS_BATCH) {
+        let details = if needs_details {
+            let uids: Vec<Uid> = batch.iter().map(|candidate| candidate.uid).collect();
+            store.search_details(folder, &uids)?
+        } else {
+            vec![None; batch.len()]
+        };
+        for (candidate, details) in batch.iter().zip(details) {
             let mut message = Message {
                 store,
                 folder,
                 candidate,
                 largest_seq,
                 largest_uid,
-                details: None,
+                details,
                 headers: None,
                 text: None,
             };
-            message.matches(key)
-        })
-        .cloned()
-        .collect()
+            if message.matches(key) {
+                matches.push(candidate.clone());
+            }
+        }
+    }
+    Ok(matches)
 }
 
-/// One message under evaluation; details and text are loaded on first use.
+/// Returns true when `key` reads the cached details: size, INTERNALDATE or header fields.
+fn uses_details(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::Not(inner) => uses_details(inner),
+        K::Or(left, right) => uses_details(left) || uses_details(right),
+        K::And(keys) => keys.iter().any(uses_details),
+        K::Larger(_)
+        | K::Smaller(_)
+        | K::Before(_)
+        | K::On(_)
+        | K::Since(_)
+        | K::SentBefore(_)
+        | K::SentOn(_)
+        | K::SentSince(_)
+        | K::From(_)
+        | K::To(_)
+        | K::Cc(_)
+        | K::Bcc(_)
+        | K::Subject(_)
+        | K::Header(..) => true,
+        _ => false,
+    }
+}
+
+/// One message under evaluation. Its cached details come from the index for the whole
+/// batch, and its decoded header fields and text are built on first use.
 struct Message<'a> {
     store: &'a Store,
     folder: &'a str,
     candidate: &'a Candidate,
     largest_seq: Option<SeqNum>,
     largest_uid: Option<Uid>,
-    details: Option<Option<MessageDetails>>,
+    /// The cached details, when the key uses them or the file was read for BODY or TEXT.
+    details: Option<MessageDetails>,
     /// The decoded header fields alone, for keys that need no body text.
     headers: Option<Option<SearchText>>,
     text: Option<Option<SearchText>>,
@@ -150,14 +191,7 @@ impl Message<'_> {
     }
 
     fn details(&mut self) -> Option<&MessageDetails> {
-        if self.details.is_none() {
-            let opened = self
-                .store
-                .open_message(self.folder, self.candidate.uid)
-                .ok();
-            self.details = Some(opened.map(|o| o.details));
-        }
-        self.details.as_ref().and_then(Option::as_ref)
+        self.details.as_ref()
     }
 
     /// Days since the epoch of INTERNALDATE in its own zone (RFC 9051 §6.4.4 compares
@@ -197,9 +231,6 @@ impl Message<'_> {
     /// Returns the decoded header fields: from the full text when a BODY or TEXT key
     /// loaded it already, else from the header block alone, so header keys never decode
     /// message bodies.
-    // TODO(perf): header keys still read the file's header block. The index caches the
-    // ENVELOPE only as encoded IMAP bytes, which would need parsing and RFC 2047 decoding
-    // before FROM, TO, CC, BCC and SUBJECT could use it.
     fn header_text(&mut self) -> Option<&SearchText> {
         if matches!(self.text, Some(Some(_))) {
             return self.text.as_ref().and_then(Option::as_ref);
@@ -210,13 +241,18 @@ impl Message<'_> {
         self.headers.as_ref().and_then(Option::as_ref)
     }
 
+    /// Decodes the header block cached in the index. Only a header block over
+    /// `MAX_CACHED_HEADER`, or one whose file could not be read to fill the cache, is read
+    /// from the message file.
     fn load_headers(&mut self) -> Option<SearchText> {
+        if let Some(header) = self.details.as_ref()?.header.as_deref() {
+            return Some(Analysis::parse(header).search_text(header));
+        }
         let opened = self
             .store
             .open_message(self.folder, self.candidate.uid)
             .ok()?;
         let mapped = Mapped::map(&opened.file).ok()?;
-        self.details = Some(Some(opened.details));
         let header = header_block(mapped.bytes());
         let analysis = Analysis::parse(header);
         Some(analysis.search_text(header))
@@ -228,25 +264,10 @@ impl Message<'_> {
             .open_message(self.folder, self.candidate.uid)
             .ok()?;
         let mapped = Mapped::map(&opened.file).ok()?;
-        self.details = Some(Some(opened.details));
+        self.details.get_or_insert(opened.details);
         let analysis = Analysis::parse(mapped.bytes());
         Some(analysis.search_text(mapped.bytes()))
     }
-}
-
-/// Returns the message's header block up to and including the blank line that ends it,
-/// or the whole message when it has no body.
-fn header_block(raw: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while let Some(offset) = raw[start..].iter().position(|&b| b == b'\n') {
-        let next = start + offset + 1;
-        let line = &raw[start..next];
-        if line == b"\n" || line == b"\r\n" {
-            return &raw[..next];
-        }
-        start = next;
-    }
-    raw
 }
 
 fn contains<N: asimapd_proto::SetNumber>(set: &SequenceSet, number: N, largest: Option<N>) -> bool {
@@ -266,15 +287,6 @@ fn day_number(date: Date) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn header_block_ends_at_blank_line() {
-        assert_eq!(header_block(b"A: 1\nB: 2\n\nbody\n"), b"A: 1\nB: 2\n\n");
-        assert_eq!(header_block(b"A: 1\r\n\r\nbody"), b"A: 1\r\n\r\n");
-        assert_eq!(header_block(b"A: 1\nB: 2\n"), b"A: 1\nB: 2\n");
-        assert_eq!(header_block(b"\nbody"), b"\n");
-        assert_eq!(header_block(b""), b"");
-    }
 
     #[test]
     fn header_search_text_has_no_bodies() {

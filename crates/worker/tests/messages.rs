@@ -589,3 +589,123 @@ async fn search_body_decodes_transfer_encodings() {
     }
     worker.shutdown().await.unwrap();
 }
+
+/// An inotify watch (`IN_OPEN`) on a folder, to see which message files the server opens.
+/// The kernel queues the event when `open` runs, so every open made before a tagged
+/// response has arrived is in the queue when the test reads it.
+struct OpenWatch {
+    fd: libc::c_int,
+}
+
+impl OpenWatch {
+    fn new(dir: &std::path::Path) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+        // SAFETY: plain system calls; `path` is a valid NUL-terminated string that outlives
+        // the call, and the descriptor is closed in `drop`.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(
+            fd >= 0,
+            "inotify_init1 failed: {}",
+            std::io::Error::last_os_error()
+        );
+        let watch = unsafe { libc::inotify_add_watch(fd, path.as_ptr(), libc::IN_OPEN) };
+        assert!(
+            watch >= 0,
+            "inotify_add_watch failed: {}",
+            std::io::Error::last_os_error()
+        );
+        OpenWatch { fd }
+    }
+
+    /// Returns the names of the message files opened since the last call, in order.
+    fn opened_messages(&self) -> Vec<String> {
+        const HEADER: usize = std::mem::size_of::<libc::inotify_event>();
+        let mut names = Vec::new();
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            // SAFETY: the buffer is valid for writes of its full length.
+            let read = unsafe { libc::read(self.fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            if read < 0 {
+                let error = std::io::Error::last_os_error();
+                assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}");
+                return names;
+            }
+            let mut offset = 0;
+            while offset + HEADER <= read as usize {
+                // The name length is the last field of the fixed part of `inotify_event`.
+                let len_bytes = &buffer[offset + HEADER - 4..offset + HEADER];
+                let len = u32::from_ne_bytes(len_bytes.try_into().unwrap()) as usize;
+                let name = &buffer[offset + HEADER..offset + HEADER + len];
+                let name = String::from_utf8_lossy(name)
+                    .trim_end_matches('\0')
+                    .to_owned();
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+                    names.push(name);
+                }
+                offset += HEADER + len;
+            }
+        }
+    }
+}
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        // SAFETY: `fd` is the descriptor `inotify_init1` returned, closed only here.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[tokio::test]
+async fn header_search_opens_no_message_file() {
+    let mut messages = three();
+    messages.push(MIXED.to_vec());
+    messages.push(ALTERNATIVE.to_vec());
+    let (worker, mut client) = selected(&messages).await;
+    let watch = OpenWatch::new(&worker.mail_root().join("inbox"));
+    let cases = [
+        ("SEARCH FROM KELD", "* SEARCH 5"),
+        ("SEARCH TO recipient@example.org", "* SEARCH 4"),
+        ("SEARCH CC charlie", "* SEARCH 5"),
+        ("SEARCH BCC anyone", "* SEARCH"),
+        ("SEARCH SUBJECT \"IF YOU CAN READ\"", "* SEARCH 5"),
+        ("SEARCH OR SUBJECT one (SUBJECT three)", "* SEARCH 1 3"),
+        ("SEARCH HEADER In-Reply-To prev", "* SEARCH 5"),
+        ("UID SEARCH NOT HEADER Message-ID two", "* SEARCH 1 3 4 5"),
+        ("SEARCH SENTSINCE 17-Oct-2024", "* SEARCH 4 5"),
+        ("SEARCH LARGER 500", "* SEARCH 4 5"),
+        ("SEARCH SINCE 1-Jan-2000", "* SEARCH 1 2 3 4 5"),
+    ];
+    for (command, expected) in cases {
+        let lines = client.ok(command).await;
+        assert_eq!(lines[0], expected, "{command}");
+        let opened = watch.opened_messages();
+        assert!(
+            opened.is_empty(),
+            "{command} opened message files {opened:?}"
+        );
+    }
+
+    // BODY reads the files, which shows that the watch records the server's opens.
+    let lines = client.ok("SEARCH BODY \"body of two\"").await;
+    assert_eq!(lines[0], "* SEARCH 2");
+    assert!(!watch.opened_messages().is_empty(), "BODY opened no file");
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn oversized_header_still_searchable() {
+    // A header block over the index's cache limit is read from the message file.
+    let mut large = b"From: big@example.org\nSubject: oversized header\n".to_vec();
+    let line = format!("X-Filler: {}\n", "x".repeat(70));
+    while large.len() <= asimapd_store::MAX_CACHED_HEADER {
+        large.extend_from_slice(line.as_bytes());
+    }
+    large.extend_from_slice(b"\nbody\n");
+    let (worker, mut client) = selected(&[message("one"), large]).await;
+    let lines = client.ok("SEARCH SUBJECT oversized").await;
+    assert_eq!(lines[0], "* SEARCH 2");
+    let lines = client.ok("SEARCH FROM big@example.org").await;
+    assert_eq!(lines[0], "* SEARCH 2");
+    worker.shutdown().await.unwrap();
+}

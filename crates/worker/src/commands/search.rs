@@ -48,7 +48,7 @@ pub(super) async fn handle_search(
     let folder = view.folder.clone();
     let keys = SearchKey::And(program.keys);
     let matches = session
-        .blocking(move |store| Ok(search(store, &folder, &candidates, largest_uid, &keys)))
+        .blocking(move |store| search(store, &folder, &candidates, largest_uid, &keys))
         .await?;
     let numbers = matches
         .iter()
