@@ -9,7 +9,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +21,10 @@ use support::*;
 
 /// Environment variable that carries the nmh home to the child.
 const CHILD_HOME_VAR: &str = "ASIMAPD_STORE_CRASH_HOME";
+/// The line the child prints when its loop of operations starts.
+const CHILD_READY: &str = "crash child ready";
+/// How long the child may take to open the store and print [`CHILD_READY`].
+const CHILD_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// File in the home where the child logs every UID that APPEND, COPY or MOVE returned, one
 /// `folder uid` line each, opened with `O_APPEND`.
 const HANDED_OUT_LOG: &str = "handed-out.log";
@@ -69,6 +73,8 @@ fn crash_child() {
         .unwrap();
     let mut random = Random::seeded();
     let mut counter = 0u64;
+    println!("{CHILD_READY}");
+    std::io::stdout().flush().unwrap();
     loop {
         counter += 1;
         let folder = FOLDERS[random.below(2) as usize];
@@ -301,13 +307,36 @@ fn crash_safety_after_sigkill() {
 
     for _ in 0..KILLS {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "crash_child", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "crash_child",
+                "--test-threads=1",
+                "--nocapture",
+            ])
             .env(CHILD_HOME_VAR, home.home())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(20 + random.below(60)));
+        // The kill lands inside the loop of operations, not while the child starts. libtest
+        // prints `test crash_child ... ` before the test's own output, on the same line.
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ready = BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .any(|line| line.ends_with(CHILD_READY));
+            let _ = sender.send(ready);
+        });
+        let ready = receiver.recv_timeout(CHILD_START_TIMEOUT);
+        if ready != Ok(true) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child did not start its loop within {CHILD_START_TIMEOUT:?}: {ready:?}");
+        }
+        std::thread::sleep(Duration::from_millis(random.below(60)));
         child.kill().unwrap();
         child.wait().unwrap();
 
