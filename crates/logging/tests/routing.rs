@@ -245,3 +245,21 @@ fn missing_handler_reference_is_reported() {
 
     assert_eq!(problems, [r#"logger "root": no handler "absent""#]);
 }
+
+#[test]
+fn skipped_ini_handler_is_not_reported_again() {
+    let text = "[loggers]\nkeys=root\n[handlers]\nkeys=syslog\n[formatters]\nkeys=\n\
+                [logger_root]\nlevel=INFO\nhandlers=syslog\n\
+                [handler_syslog]\nclass=handlers.SysLogHandler\nargs=('/dev/log',)\n";
+    let config = config::parse_ini(text).unwrap();
+
+    let problems = with_config(&config, || {});
+
+    assert_eq!(config.unsupported.len(), 1, "{:?}", config.unsupported);
+    assert!(
+        config.unsupported[0].contains("\"syslog\""),
+        "{:?}",
+        config.unsupported
+    );
+    assert!(problems.is_empty(), "reported twice: {problems:?}");
+}
