@@ -3,8 +3,8 @@
 //! `connection`, `remote`, `msg_type`, `data`).
 //!
 //! Records go to `<trace-dir>/<user>-asimapd.trace`, rotated at 20 MiB keeping 5 old
-//! files. When the log configuration gives the `asimap.trace` logger handlers, records go
-//! through those instead. The first record of a user after tracing is switched on is
+//! files. When the log configuration gives the `asimap.trace` logger supported handlers,
+//! records go through those instead. The first record of a user after tracing is switched on is
 //! `{"trace_format": "1.0"}`.
 
 use std::collections::HashMap;
@@ -90,18 +90,21 @@ struct UserTrace {
 }
 
 impl TraceSink {
-    /// Creates the sink for `dir`. When `config` gives the `asimap.trace` logger handlers,
-    /// records go through `records` instead of the per-user files.
+    /// Creates the sink for `dir`. When `config` gives the `asimap.trace` logger supported
+    /// handlers, records go through `records` instead of the per-user files.
     pub fn new(
         dir: impl Into<PathBuf>,
         is_enabled: bool,
         config: &LogConfig,
         records: Option<RecordRouter>,
     ) -> TraceSink {
-        let is_configured = config
-            .loggers
-            .get(TRACE_LOGGER)
-            .is_some_and(|logger| !logger.handlers.is_empty());
+        // A handler skipped as unsupported writes nothing, so it does not count.
+        let is_configured = config.loggers.get(TRACE_LOGGER).is_some_and(|logger| {
+            logger
+                .handlers
+                .iter()
+                .any(|handler| !config.skipped_handlers.contains(handler))
+        });
         TraceSink {
             dir: dir.into(),
             is_enabled: AtomicBool::new(is_enabled),

@@ -115,6 +115,25 @@ fn configured_trace_logger_receives_records() {
 }
 
 #[test]
+fn trace_logger_with_only_skipped_handlers_keeps_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let document = serde_json::json!({
+        "version": 1,
+        "handlers": {"syslog": {"class": "logging.handlers.SysLogHandler"}},
+        "loggers": {"asimap.trace": {"level": "INFO", "handlers": ["syslog"]}},
+    });
+    let config = parse_dict(&document.to_string()).unwrap();
+    let mut problems = Vec::new();
+    let records = RecordRouter::new(crate::router::Router::build(&config, &mut problems));
+    let sink = TraceSink::new(dir.path(), true, &config, Some(records));
+
+    sink.write(&event(MessageType::Received, b"a1 NOOP"));
+
+    let written = lines(&dir.path().join("alice-asimapd.trace"));
+    assert_eq!(written.last().unwrap()["data"], "a1 NOOP");
+}
+
+#[test]
 fn trace_file_rotates_at_maximum_size() {
     let dir = tempfile::tempdir().unwrap();
     let sink = TraceSink::new(dir.path(), true, &LogConfig::default(), None);
