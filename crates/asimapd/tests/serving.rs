@@ -322,6 +322,32 @@ fn connections_of_one_user_share_worker_until_linger_ends() {
 }
 
 #[test]
+fn login_during_linger_reuses_worker() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    let alice = site.add_user("reuse pw", "reuse subject");
+    let server = site.start(&["--worker-linger=60"]);
+    let mut first = server.connect();
+    first.login(&alice.name, "reuse pw");
+    let before = server.wait_for_workers(1);
+    first.command("o1", "LOGOUT");
+    drop(first);
+    server.wait_for_log("session ended");
+
+    let mut second = server.connect();
+    second.login(&alice.name, "reuse pw");
+    let select = second.command("s1", "SELECT INBOX");
+    let after = server.wait_for_workers(1);
+
+    assert_eq!(after, before, "the lingering worker serves the new login");
+    assert!(select.last().unwrap().starts_with("s1 OK"), "{select:?}");
+    drop(second);
+    assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
 fn killed_worker_clients_get_bye_and_next_login_works() {
     if !require_root() {
         return;
