@@ -286,19 +286,28 @@ struct LineSplitter {
 }
 
 impl LineSplitter {
-    fn push(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+    fn push(&mut self, mut bytes: &[u8]) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
-        for &byte in bytes {
-            if byte == b'\n' {
-                let mut line = std::mem::take(&mut self.partial);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+        while !bytes.is_empty() {
+            // At least one byte of room, because a full partial line is taken at once.
+            let room = MAX_TRACE_LINE - self.partial.len();
+            let scanned = &bytes[..bytes.len().min(room)];
+            match scanned.iter().position(|&byte| byte == b'\n') {
+                Some(index) => {
+                    self.partial.extend_from_slice(&bytes[..index]);
+                    let mut line = std::mem::take(&mut self.partial);
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    lines.push(line);
+                    bytes = &bytes[index + 1..];
                 }
-                lines.push(line);
-            } else {
-                self.partial.push(byte);
-                if self.partial.len() >= MAX_TRACE_LINE {
-                    lines.push(std::mem::take(&mut self.partial));
+                None => {
+                    self.partial.extend_from_slice(scanned);
+                    bytes = &bytes[scanned.len()..];
+                    if self.partial.len() >= MAX_TRACE_LINE {
+                        lines.push(std::mem::take(&mut self.partial));
+                    }
                 }
             }
         }
@@ -404,6 +413,20 @@ mod tests {
             literal_length(b"a1 LOGIN {99999999999999999999999}"),
             Some(u64::MAX)
         );
+    }
+
+    #[test]
+    fn line_splitter_cuts_at_limit_before_newline() {
+        let mut splitter = LineSplitter::default();
+        let mut input = vec![b'x'; MAX_TRACE_LINE];
+        input.extend_from_slice(b"\r\nab\n");
+
+        let lines = splitter.push(&input);
+
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].len(), MAX_TRACE_LINE);
+        assert_eq!(lines[1], b"");
+        assert_eq!(lines[2], b"ab");
     }
 
     #[test]
