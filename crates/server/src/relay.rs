@@ -231,6 +231,9 @@ impl ClientLines {
 
     /// Sets the state after a line of a credential command: a literal at its end, or a
     /// line cut at [`MAX_TRACE_LINE`], continues the command.
+    ///
+    /// NOTE: a client whose synchronizing literal is rejected never sends it, so up to that
+    /// many bytes of its next commands are left out of the trace instead.
     fn continue_credentials(&mut self, line: &[u8]) {
         if let Some(length) = literal_length(line) {
             self.hidden_literal = length;
