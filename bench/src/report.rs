@@ -248,37 +248,41 @@ impl MemoryRow {
         });
     }
 
-    /// KiB of PSS per connection above the memory with no connections, at point `index`.
-    fn per_connection(&self, index: usize) -> Option<f64> {
+    /// Returns the growth in KiB per connection over the memory with no connections, at
+    /// point `index`, of the sum that `field` selects (RSS or PSS).
+    fn per_connection(&self, index: usize, field: fn(&TreeMemory) -> u64) -> Option<f64> {
         let point = self.points.get(index)?;
         if point.failure.is_some() || point.opened == 0 {
             return None;
         }
-        let grown = point.memory.pss_kib.saturating_sub(self.baseline.pss_kib);
+        let grown = field(&point.memory).saturating_sub(field(&self.baseline));
         Some(grown as f64 / point.opened as f64)
     }
 }
 
-/// Formats the memory table: RSS and PSS summed over each server's processes, and the PSS
+/// Formats the memory table: RSS and PSS summed over each server's processes, and their
 /// growth per idle connection.
 pub fn memory_table(rows: &[MemoryRow]) -> String {
     let mut text = String::from(
-        "| server | idle connections | processes | sum of RSS | sum of PSS | PSS per connection |\n\
-         |---|---|---|---|---|---|\n",
+        "| server | idle connections | processes | sum of RSS | sum of PSS | RSS per connection | PSS per connection |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let _ = writeln!(
             text,
-            "| {} | 0 | {} | {:.1} MiB | {:.1} MiB | |",
+            "| {} | 0 | {} | {:.1} MiB | {:.1} MiB | | |",
             row.server,
             row.baseline.processes,
             mib(row.baseline.rss_kib),
             mib(row.baseline.pss_kib)
         );
         for (index, point) in row.points.iter().enumerate() {
-            let per = row
-                .per_connection(index)
-                .map_or_else(|| "n/a".to_owned(), |kib| format!("{kib:.0} KiB"));
+            let per = |field: fn(&TreeMemory) -> u64| {
+                row.per_connection(index, field)
+                    .map_or_else(|| "n/a".to_owned(), |kib| format!("{kib:.0} KiB"))
+            };
+            let rss_per = per(|memory| memory.rss_kib);
+            let pss_per = per(|memory| memory.pss_kib);
             let opened = match &point.failure {
                 Some(failure) => format!(
                     "{} of {} (then: {})",
@@ -290,7 +294,7 @@ pub fn memory_table(rows: &[MemoryRow]) -> String {
             };
             let _ = writeln!(
                 text,
-                "| {} | {opened} | {} | {:.1} MiB | {:.1} MiB | {per} |",
+                "| {} | {opened} | {} | {:.1} MiB | {:.1} MiB | {rss_per} | {pss_per} |",
                 row.server,
                 point.memory.processes,
                 mib(point.memory.rss_kib),
