@@ -6,14 +6,14 @@
 //! that write is lost without any sign under the lock. The `asimapd-mh` crate repairs the
 //! case where the truncation happens while it holds the lock. The store covers the rest: it
 //! remembers each STORE's sequence changes together with the sequences as they were just
-//! before it, for [`FLAG_RECHECK_PERIOD`]. When `.mh_sequences`, `cur` aside, turns back into
-//! the state from before one of those STOREs, that STORE and every later one are applied
-//! again, in order. Re-applying is idempotent.
+//! before and after it, for [`FLAG_RECHECK_PERIOD`]. When `.mh_sequences`, `cur` aside, turns
+//! back into one of those states, every STORE whose changes the file no longer shows is
+//! applied again, in order. Re-applying is idempotent.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use asimapd_mh::{Folder, NumberSet, SequenceChange, SequencesFile, Stamp};
+use asimapd_mh::{Folder, NumberSet, SequenceChange, SequenceOp, SequencesFile, Stamp};
 
 use crate::error::Result;
 
@@ -32,6 +32,8 @@ struct FlagWrite {
     changes: Vec<SequenceChange>,
     /// The sequences just before the write. A stale rewrite brings them back.
     before: SequenceState,
+    /// The sequences as the write left them.
+    after: SequenceState,
     /// Wall-clock time of the write, compared with the mtime of `.mh_sequences`.
     written_ns: i128,
     /// When the watch ends.
@@ -66,17 +68,21 @@ impl FlagWrites {
         changes: Vec<SequenceChange>,
     ) -> Result<()> {
         let before = state_of(before);
-        if before == state_of(after) {
+        let after = state_of(after);
+        if before == after {
             return Ok(());
         }
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as i128);
         let probe = folder.probe()?;
-        self.checked = probe.sequences;
+        // A rewrite may land between the write and this probe, so the next check reads the
+        // file whatever its stamp.
+        self.checked = None;
         self.writes.push(FlagWrite {
             changes,
             before,
+            after,
             written_ns,
             until: Instant::now() + FLAG_RECHECK_PERIOD,
             dir: probe.dir,
@@ -109,8 +115,8 @@ impl FlagWrites {
         Ok(repaired)
     }
 
-    /// Finds the oldest write whose prior state the file shows again and applies it and
-    /// every later write again.
+    /// Applies again, in order, every write whose changes the file no longer shows, when
+    /// the file is back in a state that one of the writes saw before or after it.
     fn apply_lost(&mut self, folder: &Folder, stamp: Option<Stamp>) -> Result<usize> {
         // Only a rewrite inside a write's period counts, so a change a user makes later is
         // kept.
@@ -120,17 +126,31 @@ impl FlagWrites {
             })
         };
         let current = state_of(&folder.sequences()?.public);
-        let Some(first_lost) = self
+        // A stale rewrite brings back a state the file had before. A state no write saw is a
+        // change made by someone else, and is kept.
+        let is_known = self
             .writes
             .iter()
-            .position(|write| in_period(write) && write.before == current)
-        else {
+            .any(|write| in_period(write) && (write.before == current || write.after == current));
+        if !is_known {
             return Ok(0);
-        };
+        }
 
-        let lost = &self.writes[first_lost..];
-        // NOTE: when a user undoes with nmh exactly what the STOREs since `first_lost` did,
-        // they are applied again, because a stale rewrite looks the same on disk.
+        // NOTE: when a user undoes with nmh exactly what recent STOREs did, they are applied
+        // again, because a stale rewrite looks the same on disk.
+        let lost: Vec<&FlagWrite> = self
+            .writes
+            .iter()
+            .filter(|write| {
+                !write
+                    .changes
+                    .iter()
+                    .all(|change| is_in_effect(change, &current))
+            })
+            .collect();
+        if lost.is_empty() {
+            return Ok(0);
+        }
         let changes: Vec<SequenceChange> = lost
             .iter()
             .flat_map(|write| write.changes.iter().cloned())
@@ -142,8 +162,20 @@ impl FlagWrites {
         );
         let repaired = lost.len();
         folder.update_sequences(&changes)?;
-        self.checked = folder.probe()?.sequences;
+        self.checked = None;
         Ok(repaired)
+    }
+}
+
+/// Returns true when the state shows the change: every added number is in the sequence and
+/// no removed number is.
+fn is_in_effect(change: &SequenceChange, state: &SequenceState) -> bool {
+    let present = state.get(change.name.as_str());
+    let contains = |number| present.is_some_and(|set| set.contains(number));
+    match &change.op {
+        SequenceOp::Add(numbers) => numbers.iter().all(contains),
+        SequenceOp::Remove(numbers) => !numbers.iter().any(contains),
+        SequenceOp::Replace(numbers) => present.map_or(numbers.is_empty(), |set| set == numbers),
     }
 }
 
@@ -170,6 +202,38 @@ mod tests {
         let twice = SequencesFile::parse(b"flagged: 1\nflagged: 5\n");
         let once = SequencesFile::parse(b"flagged: 5\n");
         assert_eq!(state_of(&twice), state_of(&once));
+    }
+
+    #[test]
+    fn add_in_effect_needs_every_number() {
+        let state = state_of(&SequencesFile::parse(b"flagged: 1-3\n"));
+        let add = |numbers: &[u32]| {
+            SequenceChange::add(
+                asimapd_mh::SequenceName::new("flagged").unwrap(),
+                numbers
+                    .iter()
+                    .map(|n| asimapd_mh::MessageNumber::new(*n).unwrap())
+                    .collect(),
+            )
+        };
+        assert!(is_in_effect(&add(&[1, 3]), &state));
+        assert!(!is_in_effect(&add(&[3, 4]), &state));
+    }
+
+    #[test]
+    fn remove_in_effect_needs_no_number() {
+        let state = state_of(&SequencesFile::parse(b"unseen: 2 5\n"));
+        let remove = |numbers: &[u32]| {
+            SequenceChange::remove(
+                asimapd_mh::SequenceName::new("unseen").unwrap(),
+                numbers
+                    .iter()
+                    .map(|n| asimapd_mh::MessageNumber::new(*n).unwrap())
+                    .collect(),
+            )
+        };
+        assert!(is_in_effect(&remove(&[1, 3]), &state));
+        assert!(!is_in_effect(&remove(&[1, 5]), &state));
     }
 
     #[test]

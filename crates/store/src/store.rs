@@ -372,12 +372,20 @@ impl Store {
         }))
     }
 
-    /// Returns the names of mailboxes that have live state, with the number of sessions
-    /// subscribed to each.
-    pub(crate) fn live_mailboxes(&self) -> Vec<(String, usize)> {
+    /// Returns the names of mailboxes that have live state and need watching: those that a
+    /// session selected, and those with a recent STORE still watched for a stale rewrite.
+    pub(crate) fn watched_mailboxes(&self) -> Vec<String> {
         lock(&self.inner.mailboxes)
             .iter()
-            .map(|(name, state)| (name.clone(), state.events.receiver_count()))
+            .filter(|(_, state)| {
+                // A mailbox busy in another thread is included: its check waits for the lock.
+                let has_writes = state
+                    .live
+                    .try_lock()
+                    .map_or(true, |live| !live.flag_writes.is_empty());
+                state.events.receiver_count() > 0 || has_writes
+            })
+            .map(|(name, _)| name.clone())
             .collect()
     }
 

@@ -1,7 +1,8 @@
 //! Noticing changes that nmh makes while sessions watch a mailbox.
 //!
 //! A background thread keeps an inotify watch on the folder of every mailbox that a session
-//! selected, and brings a mailbox up to date as soon as its folder reports a change. Every
+//! selected or that had a STORE within [`crate::FLAG_RECHECK_PERIOD`], and brings a mailbox
+//! up to date as soon as its folder reports a change. Every
 //! [`WatchConfig::poll_interval`] it also runs the cheap [`Store::check`] on each selected
 //! mailbox. That pass covers files still settling, appends still watched, and mailboxes
 //! without a watch (no inotify, the kernel's `max_user_watches` or
@@ -150,12 +151,7 @@ impl WatchState {
     }
 
     fn selected_mailboxes(&self) -> HashSet<String> {
-        self.store
-            .live_mailboxes()
-            .into_iter()
-            .filter(|(_, sessions)| *sessions > 0)
-            .map(|(name, _)| name)
-            .collect()
+        self.store.watched_mailboxes().into_iter().collect()
     }
 
     fn update_watches(&mut self, selected: &HashSet<String>) {

@@ -166,3 +166,33 @@ fn later_nmh_change_is_not_undone() {
     assert!(!selected.messages[0].flags.has(SystemFlag::Flagged));
     assert!(selected.messages[1].flags.has(SystemFlag::Flagged));
 }
+
+#[test]
+fn watcher_repairs_without_session() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    home.run("mark", &["+inbox", "3", "-sequence", "replied", "-add"]);
+    let store = open_store(&home);
+    assert_eq!(store.status("inbox").unwrap().messages, 3);
+    let _watcher = store.spawn_watcher(WatchConfig::default()).unwrap();
+    let path = home.folder_path("inbox").join(".mh_sequences");
+    let stale = std::fs::read(&path).unwrap();
+
+    // No session has the mailbox selected, as after a client logs out right after a STORE.
+    store
+        .store_flags("inbox", &[uid(1)], StoreMode::Add, &flagged(), None)
+        .unwrap();
+    let mut rewritten = b"cur: 2\n".to_vec();
+    rewritten.extend_from_slice(&stale);
+    std::fs::write(&path, rewritten).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while flagged_numbers(&home, "inbox").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher did not repair the STORE within 2 seconds"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(flagged_numbers(&home, "inbox"), [1]);
+}
