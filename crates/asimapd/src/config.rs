@@ -37,6 +37,12 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize =
     asimapd_server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
 /// Default time a worker stays after its user's last connection closed, in seconds.
 pub const DEFAULT_WORKER_LINGER_SECS: u64 = asimapd_worker::DEFAULT_LINGER.as_secs();
+/// Default interval between `* OK` keepalives sent to a client in IDLE, in seconds.
+pub const DEFAULT_IDLE_KEEPALIVE_SECS: u64 = asimapd_worker::DEFAULT_IDLE_KEEPALIVE.as_secs();
+/// Longest IDLE keepalive interval, in seconds. It stays below the 30-minute inactivity
+/// autologout of RFC 9051, so an idling client hears from the server before any timer that
+/// long ends its connection.
+pub const MAX_IDLE_KEEPALIVE_SECS: u64 = 29 * 60;
 
 /// Exit status for a configuration or usage error (also what clap uses for usage errors).
 pub const EXIT_CONFIG: u8 = 2;
@@ -147,6 +153,11 @@ pub struct Args {
     /// [env: WORKER_LINGER] [default: 1800]
     #[arg(long, value_name = "SECONDS")]
     pub worker_linger: Option<String>,
+
+    /// Seconds between `* OK` keepalive lines sent to a client in IDLE, at most 1740
+    /// [env: IDLE_KEEPALIVE] [default: 300]
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_keepalive: Option<String>,
 }
 
 /// The validated configuration.
@@ -171,6 +182,7 @@ pub struct Config {
     pub login_timeout: Duration,
     pub max_connections_per_address: usize,
     pub worker_linger: Duration,
+    pub idle_keepalive: Duration,
 }
 
 /// Origin of a rejected value: error messages name the option or the variable.
@@ -312,6 +324,10 @@ const WORKER_LINGER: Setting = Setting {
     option: "--worker-linger",
     variable: "WORKER_LINGER",
 };
+const IDLE_KEEPALIVE: Setting = Setting {
+    option: "--idle-keepalive",
+    variable: "IDLE_KEEPALIVE",
+};
 
 /// Source of environment variables, so tests can resolve without touching the process
 /// environment.
@@ -382,6 +398,12 @@ impl Config {
                 &WORKER_LINGER,
                 &args.worker_linger,
                 DEFAULT_WORKER_LINGER_SECS,
+            )?,
+            idle_keepalive: resolver.seconds_at_most(
+                &IDLE_KEEPALIVE,
+                &args.idle_keepalive,
+                DEFAULT_IDLE_KEEPALIVE_SECS,
+                MAX_IDLE_KEEPALIVE_SECS,
             )?,
         })
     }
@@ -522,6 +544,27 @@ impl<E: Environment> Resolver<'_, E> {
                 origin,
                 value,
                 expected: "a whole number of seconds, at least 1".into(),
+            }),
+        }
+    }
+
+    /// Parses a whole number of seconds from 1 to `max`.
+    fn seconds_at_most(
+        &self,
+        setting: &Setting,
+        option: &Option<String>,
+        default: u64,
+        max: u64,
+    ) -> Result<Duration, ConfigError> {
+        let Some((value, origin)) = self.raw(setting, option)? else {
+            return Ok(Duration::from_secs(default));
+        };
+        match value.trim().parse::<u64>() {
+            Ok(seconds) if (1..=max).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+            _ => Err(ConfigError::InvalidValue {
+                origin,
+                value,
+                expected: format!("a whole number of seconds from 1 to {max}"),
             }),
         }
     }

@@ -48,6 +48,7 @@ fn listener_defaults_are_documented_constants() {
     assert_eq!(config.login_timeout, Duration::from_secs(120));
     assert_eq!(config.max_connections_per_address, 50);
     assert_eq!(config.worker_linger, Duration::from_secs(1800));
+    assert_eq!(config.idle_keepalive, Duration::from_secs(300));
 }
 
 /// Each valued setting: option, variable, a value and how it reads back.
@@ -69,6 +70,7 @@ const VALUED: &[(&str, &str, &str)] = &[
         "3",
     ),
     ("--worker-linger", "WORKER_LINGER", "60"),
+    ("--idle-keepalive", "IDLE_KEEPALIVE", "45"),
 ];
 
 fn valued(config: &Config, option: &str) -> String {
@@ -93,6 +95,7 @@ fn valued(config: &Config, option: &str) -> String {
         "--login-timeout" => config.login_timeout.as_secs().to_string(),
         "--max-connections-per-address" => config.max_connections_per_address.to_string(),
         "--worker-linger" => config.worker_linger.as_secs().to_string(),
+        "--idle-keepalive" => config.idle_keepalive.as_secs().to_string(),
         other => panic!("no setting {other}"),
     }
 }
@@ -348,6 +351,22 @@ fn durations_reject_zero_and_text() {
             )
         );
     }
+}
+
+#[test]
+fn idle_keepalive_rejects_zero_and_beyond_limit() {
+    for value in ["0", "1741", "often"] {
+        let message = error(&[], &[("IDLE_KEEPALIVE", value)]);
+        assert_eq!(
+            message,
+            format!(
+                "invalid value {value:?} for environment variable IDLE_KEEPALIVE: expected a \
+                 whole number of seconds from 1 to 1740"
+            )
+        );
+    }
+    let config = config(&["--idle-keepalive=1740"], &[]);
+    assert_eq!(config.idle_keepalive, Duration::from_secs(1740));
 }
 
 #[test]

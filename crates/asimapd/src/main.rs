@@ -151,7 +151,7 @@ fn server_config(
                 program: PathBuf::from(SELF_EXE),
             },
             linger: config.worker_linger,
-            idle_keepalive: asimapd_worker::DEFAULT_IDLE_KEEPALIVE,
+            idle_keepalive: config.idle_keepalive,
             mh_file_locking: config.mh_file_locking,
             log_level: lowest_level(log_config),
         },

@@ -178,6 +178,7 @@ fn help_lists_every_option_variable_and_default() {
             "50",
         ),
         ("--worker-linger", "WORKER_LINGER", "1800"),
+        ("--idle-keepalive", "IDLE_KEEPALIVE", "300"),
     ];
     for (option, variable, default) in expected {
         assert!(help.contains(option), "help lacks {option}:\n{help}");

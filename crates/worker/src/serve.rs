@@ -55,9 +55,7 @@ pub struct WorkerConfig {
     pub mh_file_locking: bool,
     /// Time to stay after the last connection closed.
     pub linger: Duration,
-    /// Interval of the `* OK` keepalive during IDLE.
-    // NOTE: no command-line option sets this yet. The `asimapd` binary always passes
-    // `DEFAULT_IDLE_KEEPALIVE`, so only embedders and tests can choose another interval.
+    /// Interval of the `* OK` keepalive during IDLE (`asimapd --idle-keepalive`).
     pub idle_keepalive: Duration,
 }
 
