@@ -1,5 +1,5 @@
-//! Real IMAP clients against the `asimapd` binary: Python's imaplib, curl, fetchmail and
-//! mbsync, each over TLS with the server's certificate checked against the test CA.
+//! Real IMAP clients against the `asimapd` binary: Python's imaplib, curl, fetchmail, mutt
+//! and mbsync, each over TLS with the server's certificate checked against the test CA.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
