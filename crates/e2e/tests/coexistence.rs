@@ -1215,7 +1215,8 @@ const SCENARIO_SCRIPT_VAR: &str = "NMH_SCENARIOS";
 /// set to `tests/clients/imap_hook.py` and `NMH_HOME` to the served home, as the tree's owner.
 /// The script is not part of this repository, so the test runs only on request:
 /// `NMH_SCENARIOS=/path/to/nmh-scenarios.sh cargo test -p asimapd-e2e --test coexistence
-/// -- --ignored`. `REPEAT` and `N` are passed on to the script.
+/// -- --ignored`. `REPEAT`, `N` and `SETTLE` are passed on to the script, and
+/// `NMH_SCENARIO_NAMES` (space-separated) runs only the named scenarios.
 #[test]
 #[ignore = "needs an external scenario script named by NMH_SCENARIOS"]
 fn nmh_scenario_script_passes() {
@@ -1223,24 +1224,27 @@ fn nmh_scenario_script_passes() {
 
     let script = std::env::var_os(SCENARIO_SCRIPT_VAR)
         .unwrap_or_else(|| panic!("set {SCENARIO_SCRIPT_VAR} to the scenario script to run"));
-    let Some(python) = require_tool("python3", "python3") else {
+    if require_tool("python3", "python3").is_none() {
         return;
-    };
+    }
     let Some(fixture) = Fixture::start() else {
         return;
     };
     let hook = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_hook.py");
+    let scenarios = std::env::var("NMH_SCENARIO_NAMES").unwrap_or_else(|_| "all".into());
     let mut command = std::process::Command::new("bash");
     command
         .arg(&script)
-        .arg("all")
+        .args(scenarios.split_whitespace())
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("NMH_HOME", fixture.home.home())
         .env("TMPDIR", fixture.home.dir())
         .env(
             "IMAP_HOOK",
-            format!("{} {}", python.display(), hook.display()),
+            // The script runs with PATH=/usr/bin:/bin and possibly as another user, so
+            // python3 is looked up there, not in the test process's PATH.
+            format!("python3 {}", hook.display()),
         )
         .env("IMAP_PORT", fixture.server.address().port().to_string())
         .env("IMAP_CA", &fixture.server.pki().ca_cert)
@@ -1267,5 +1271,26 @@ fn nmh_scenario_script_passes() {
         .filter(|l| l.trim_start().starts_with("FAIL"))
         .count();
     eprintln!("scenario checks: {passed} passed, {failed} failed");
+    if !output.status.success() {
+        show_scenario_folders(&fixture);
+    }
     assert!(output.status.success(), "{failed} scenario checks failed");
+}
+
+/// Prints the sequences of every folder a scenario script left, with the number and
+/// Message-ID of each message, so a failed check can be traced to its messages.
+fn show_scenario_folders(fixture: &Fixture) {
+    let Ok(entries) = std::fs::read_dir(fixture.home.mail_root()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("scen-") {
+            continue;
+        }
+        let sequences = fixture.nmh("mark", &[&format!("+{name}"), "-list"]);
+        let messages = fixture.nmh_messages(&name);
+        let listing = list_folder(fixture, &name).map(|listing| listing.messages);
+        eprintln!("{name}:\n  sequences: {sequences:?}\n  scan: {messages:?}\n  IMAP: {listing:?}");
+    }
 }
