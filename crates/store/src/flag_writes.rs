@@ -138,17 +138,22 @@ impl FlagWrites {
 
         // NOTE: when a user undoes with nmh exactly what recent STOREs did, they are applied
         // again, because a stale rewrite looks the same on disk.
-        let lost: Vec<&FlagWrite> = self
-            .writes
-            .iter()
-            .filter(|write| {
-                !write
-                    .changes
-                    .iter()
-                    .all(|change| is_in_effect(change, &current))
-            })
-            .collect();
-        if lost.is_empty() {
+        // Writes are replayed in order from the oldest one the file no longer shows, so a later
+        // write that reversed it (a STORE -FLAGS, then a FETCH that sets \Seen) still wins.
+        let Some(first_lost) = self.writes.iter().position(|write| {
+            !write
+                .changes
+                .iter()
+                .all(|change| is_in_effect(change, &current))
+        }) else {
+            return Ok(0);
+        };
+        let lost = &self.writes[first_lost..];
+        let mut replayed = current.clone();
+        for change in lost.iter().flat_map(|write| &write.changes) {
+            apply(change, &mut replayed);
+        }
+        if replayed == current {
             return Ok(0);
         }
         let changes: Vec<SequenceChange> = lost
@@ -176,6 +181,28 @@ fn is_in_effect(change: &SequenceChange, state: &SequenceState) -> bool {
         SequenceOp::Add(numbers) => numbers.iter().all(contains),
         SequenceOp::Remove(numbers) => !numbers.iter().any(contains),
         SequenceOp::Replace(numbers) => present.map_or(numbers.is_empty(), |set| set == numbers),
+    }
+}
+
+/// Applies one change to a state in memory, as `Folder::update_sequences` applies it on disk.
+fn apply(change: &SequenceChange, state: &mut SequenceState) {
+    let name = change.name.as_str();
+    match &change.op {
+        SequenceOp::Add(numbers) => state
+            .entry(name.to_owned())
+            .or_default()
+            .union_with(numbers),
+        SequenceOp::Remove(numbers) => {
+            if let Some(present) = state.get_mut(name) {
+                present.subtract(numbers);
+            }
+        }
+        SequenceOp::Replace(numbers) => {
+            state.insert(name.to_owned(), numbers.clone());
+        }
+    }
+    if state.get(name).is_some_and(NumberSet::is_empty) {
+        state.remove(name);
     }
 }
 

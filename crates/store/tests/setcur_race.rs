@@ -196,3 +196,36 @@ fn watcher_repairs_without_session() {
     }
     assert_eq!(flagged_numbers(&home, "inbox"), [1]);
 }
+
+/// A STORE that a later STORE reverses leaves the file as it was before both, which is also
+/// what a stale rewrite would bring back. The later STORE must win: replaying only the first
+/// one would set the flag again.
+#[test]
+fn reversed_store_stays_reversed() {
+    let Some(home) = home() else { return };
+    home.create_folder("reversed");
+    fill_settled(&home, "reversed", &["m1", "m2"]);
+    let store = open_store(&home);
+    let _selected = store.select("reversed").unwrap();
+
+    store
+        .store_flags("reversed", &[uid(2)], StoreMode::Add, &flagged(), None)
+        .unwrap();
+    store
+        .store_flags("reversed", &[uid(2)], StoreMode::Remove, &flagged(), None)
+        .unwrap();
+    store.check("reversed").unwrap();
+    assert_eq!(flagged_numbers(&home, "reversed"), Vec::<u32>::new());
+
+    let selected = store.select("reversed").unwrap();
+    let flagged_uids: Vec<u32> = selected
+        .messages
+        .iter()
+        .filter(|m| m.flags.has(SystemFlag::Flagged))
+        .map(|m| m.uid.get())
+        .collect();
+    assert!(
+        flagged_uids.is_empty(),
+        "index shows \\Flagged on {flagged_uids:?}"
+    );
+}
