@@ -51,9 +51,10 @@ struct Args {
     /// Runs of the first and second open of the large folders; defaults to --runs
     #[arg(long)]
     large_runs: Option<usize>,
-    /// Run only the workloads whose name contains this text (case-insensitive)
-    #[arg(long)]
-    only: Option<String>,
+    /// Run only the workloads whose name contains one of these texts (case-insensitive,
+    /// comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Seed of the generated corpus
     #[arg(long, default_value_t = 0x5eed_2026)]
     seed: u64,
@@ -315,12 +316,11 @@ fn run_workloads(
     servers: &[(Server, Target)],
     work: &Path,
 ) -> Vec<Row> {
-    let only = args.only.as_deref().map(str::to_lowercase);
+    let only: Vec<String> = args.only.iter().map(|text| text.to_lowercase()).collect();
     let mut rows = Vec::new();
     for workload in workloads::all(bench) {
-        if let Some(text) = &only
-            && !workload.name.to_lowercase().contains(text.as_str())
-        {
+        let name = workload.name.to_lowercase();
+        if !only.is_empty() && !only.iter().any(|text| name.contains(text.as_str())) {
             continue;
         }
         let mut row = Row::new(&workload);
