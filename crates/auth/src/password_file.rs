@@ -315,6 +315,11 @@ mod tests {
 
     #[test]
     fn malformed_line_log_names_line_not_content() {
+        if !crate::test_logs::run_alone(
+            "password_file::tests::malformed_line_log_names_line_not_content",
+        ) {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let path = write_file(
             dir.path(),
@@ -335,6 +340,9 @@ mod tests {
 
     #[test]
     fn missing_file_error_is_logged_once() {
+        if !crate::test_logs::run_alone("password_file::tests::missing_file_error_is_logged_once") {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let file = PasswordFile::new(dir.path().join("pwfile"));
         let logs = crate::test_logs::LogCapture::start();
