@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -19,6 +20,10 @@ use asimapd_server::{
 
 /// The program workers are started from: this same executable.
 const SELF_EXE: &str = "/proc/self/exe";
+
+/// Maximum wait at exit for log records still queued for stdout and stderr. A reader that
+/// stopped reading a pipe must not keep the server from exiting.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
     if worker_mode::is_worker_invocation() {
@@ -36,7 +41,9 @@ fn main() -> ExitCode {
         return fail(&error);
     }
     let (log_config, records) = setup_logging(&config);
-    run(&config, &log_config, records)
+    let status = run(&config, &log_config, records);
+    asimapd_logging::handler::flush_standard_streams(LOG_FLUSH_TIMEOUT);
+    status
 }
 
 /// Installs the log configuration file named by `--log-config`, or the first one found in the

@@ -5,7 +5,14 @@
 
 mod support;
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::FcntlArg;
 
 use support::{ImapClient, Launch, Server, Site, UnixUser, files_below, require_root};
 
@@ -543,4 +550,129 @@ fn password_is_in_no_file_server_wrote() {
         assert!(!stdout.contains(secret), "{secret} is on stdout");
         assert!(!stderr.contains(secret), "{secret} is on stderr");
     }
+}
+
+/// Pipe capacity for the log stream tests: the smallest Linux allows (one page), so a few
+/// dozen records fill it.
+const SMALL_PIPE: usize = 4096;
+
+/// Starts the server with stdout and stderr on the write end of a fresh pipe of
+/// [`SMALL_PIPE`] bytes, reads the pipe until the server reports its address, and returns
+/// the server and the read end.
+fn start_on_pipe(site: &Site, extra_args: &[&str]) -> (std::process::Child, SocketAddr, File) {
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let size = nix::fcntl::fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(SMALL_PIPE as i32)).unwrap();
+    assert_eq!(size as usize, SMALL_PIPE);
+    let stderr_end = write_end.try_clone().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_asimapd"))
+        .current_dir(site.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .arg("--address=127.0.0.1")
+        .arg("--port=0")
+        .arg(format!("--cert={}", site.pki.cert.display()))
+        .arg(format!("--key={}", site.pki.key.display()))
+        .arg(format!("--pwfile={}", site.pwfile.display()))
+        .arg(format!("--trace-dir={}", site.trace_dir().display()))
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::from(stderr_end))
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(File::from(read_end));
+    let marker = "listening for IMAP over TLS on ";
+    let address = loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).unwrap();
+        assert!(read > 0, "the server closed its stdout before listening");
+        if let Some((_, address)) = line.trim_end().split_once(marker) {
+            break address.parse::<SocketAddr>().unwrap();
+        }
+    };
+    assert!(
+        reader.buffer().is_empty(),
+        "records after the listening line were read ahead"
+    );
+    (child, address, reader.into_inner())
+}
+
+/// Sends SIGTERM and waits up to `limit` for the exit status; kills the server and fails
+/// the test when it does not exit in time.
+fn terminate_within(mut child: std::process::Child, limit: Duration) -> ExitStatus {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server ignored SIGTERM for {limit:?} and was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Opens `count` TCP connections that fail the TLS handshake; at DEBUG level each one logs
+/// a few records.
+fn failed_handshakes(address: SocketAddr, count: usize) {
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(address).unwrap();
+        // Short, so that a server blocked on its log pipe fails the test in seconds.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        stream.write_all(b"not a TLS client hello\r\n").unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    }
+}
+
+#[test]
+fn closed_log_pipe_keeps_sigterm_prompt() {
+    let site = Site::new();
+    let (child, address, read_end) = start_on_pipe(&site, &["--debug"]);
+    drop(read_end);
+
+    // Every record from now on meets a closed pipe (EPIPE).
+    failed_handshakes(address, 20);
+    let status = terminate_within(child, Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[test]
+fn full_log_pipe_keeps_serving_and_sigterm() {
+    let site = Site::new();
+    let (child, address, mut read_end) = start_on_pipe(&site, &["--debug"]);
+
+    // Nobody reads the pipe, so it fills up and a blocking write to it would never return.
+    failed_handshakes(address, 100);
+    let served = tls_greeting(&site, address);
+    assert!(served.starts_with("* OK "), "{served}");
+    let status = terminate_within(child, Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0), "{status}");
+
+    let mut buffered = Vec::new();
+    read_end.read_to_end(&mut buffered).unwrap();
+    assert!(
+        buffered.len() > SMALL_PIPE - 512,
+        "the pipe held only {} bytes, so it never filled",
+        buffered.len()
+    );
+}
+
+/// Connects over TLS and returns the greeting line.
+fn tls_greeting(site: &Site, address: SocketAddr) -> String {
+    let tcp = TcpStream::connect(address).unwrap();
+    tcp.set_read_timeout(Some(support::TIMEOUT)).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let config = support::client_config(&site.pki);
+    let connection = rustls::ClientConnection::new(config, name).unwrap();
+    let mut stream = BufReader::new(rustls::StreamOwned::new(connection, tcp));
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).unwrap();
+    greeting
 }

@@ -12,8 +12,11 @@ use crate::format::Formatter;
 use crate::level::Level;
 use crate::record::Record;
 
+mod stream;
 mod timed;
 
+use stream::StandardStream;
+pub use stream::{MAX_QUEUED_LINES, flush_standard_streams};
 pub use timed::{Interval, TimedRotation};
 
 /// A handler: a level threshold, a formatter and a destination.
@@ -113,17 +116,21 @@ impl Handler {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = match &mut *sink {
-            Sink::Stdout => io::stdout().lock().write_all(line.as_bytes()),
-            Sink::Stderr => io::stderr().lock().write_all(line.as_bytes()),
+            Sink::Stdout => stream::send(StandardStream::Stdout, line),
+            Sink::Stderr => stream::send(StandardStream::Stderr, line),
             Sink::Null => Ok(()),
             Sink::File(file) => file.write(line.as_bytes(), record.created),
         };
         if let Err(error) = result
             && self.failures.fetch_add(1, Ordering::Relaxed) == 0
         {
-            eprintln!(
-                "asimapd: log handler {:?} failed to write: {error}; later failures are not reported",
-                self.name
+            // Through the queue, so that a closed or full stderr neither panics nor blocks.
+            let _ = stream::send(
+                StandardStream::Stderr,
+                format!(
+                    "asimapd: log handler {:?} failed to write: {error}; later failures are not reported\n",
+                    self.name
+                ),
             );
         }
     }
