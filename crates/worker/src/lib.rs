@@ -20,6 +20,7 @@ mod search;
 mod serve;
 mod session;
 mod table;
+mod unwind;
 mod view;
 
 pub use capability::{CAPABILITIES, SERVER_ID};
@@ -29,3 +30,10 @@ pub use serve::{
     SPECIAL_USE_FOLDERS, WorkerConfig, serve,
 };
 pub use session::MAX_INVALID_COMMANDS_IN_A_ROW;
+
+// A panic in one session is caught so that the other sessions keep running, which needs
+// unwinding.
+#[cfg(panic = "abort")]
+compile_error!("asimapd-worker catches panics per session and needs panic = \"unwind\"");
+#[cfg(feature = "test-panic")]
+pub use session::TEST_PANIC_TAG;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use asimapd_ipc::{ControlSocket, Handoff, Incoming, IpcError, Protocol};
 use asimapd_mh::{MailRoot, Profile};
 use asimapd_proto::Tag;
+use asimapd_proto::response::{Code, Status, StatusResponse};
 use asimapd_store::{Store, WatchConfig};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -16,6 +17,7 @@ use crate::error::WorkerError;
 use crate::input::spawn_reader;
 use crate::output::Output;
 use crate::session::{Session, SessionSettings, State};
+use crate::unwind::CatchUnwind;
 
 /// Default time a worker stays after its last connection closed.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(30 * 60);
@@ -200,6 +202,7 @@ fn start_session(
     let stream = tokio::net::UnixStream::from_std(stream)?;
     let (read, write) = stream.into_split();
     let output = Output::new(write);
+    let bye_output = output.clone();
     let (inputs, reader) = spawn_reader(
         read,
         handoff.pending_input,
@@ -226,8 +229,17 @@ fn start_session(
         invalid_in_a_row: 0,
     };
     let login_tag = handoff.login_tag.and_then(|tag| Tag::new(tag).ok());
+    let id = handoff.connection_id;
+    let user = handoff.user;
     Ok(async move {
-        session.run(login_tag).await;
+        if let Err(message) = CatchUnwind::new(session.run(login_tag)).await {
+            tracing::error!(session = id, %user, panic = %message, "session failed with an internal error; closing its connection");
+            let mut bye = Vec::new();
+            StatusResponse::untagged(Status::Bye, Some(Code::ServerBug), "Internal error")
+                .encode(&mut bye);
+            let _ = bye_output.write(&bye).await;
+            bye_output.close().await;
+        }
         reader.abort();
     })
 }

@@ -21,6 +21,11 @@ use crate::view::{MailboxGone, MailboxView};
 /// sends nothing valid for this long is not speaking IMAP.
 pub const MAX_INVALID_COMMANDS_IN_A_ROW: u32 = 20;
 
+/// With the `test-panic` feature, a command with this tag panics in the session task, so
+/// tests can check that a panic ends only its own session.
+#[cfg(feature = "test-panic")]
+pub const TEST_PANIC_TAG: &str = "PANIC-TEST";
+
 /// Settings shared by the sessions of one worker.
 #[derive(Debug)]
 pub(crate) struct SessionSettings {
@@ -170,6 +175,10 @@ impl Session {
     /// Runs one command and queues its responses in `out`.
     async fn execute(&mut self, command: Command) -> Result<(), MailboxGone> {
         let spec = command_spec(&command.body);
+        #[cfg(feature = "test-panic")]
+        if command.tag.as_str() == TEST_PANIC_TAG {
+            panic!("command tagged {TEST_PANIC_TAG} with the test-panic feature");
+        }
         let started = std::time::Instant::now();
         if let Err(error) = self.check_state(&spec) {
             error
