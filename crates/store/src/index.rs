@@ -175,11 +175,17 @@ const MAILBOX_COLUMNS: &str = "id, name, uid_validity, uid_next, highest_modseq,
 
 const MAX_UID_VALIDITY_KEY: &str = "max_uid_validity";
 
+/// Compiled statements kept per connection. This module caches about 20 statement texts, more
+/// than the rusqlite default of 16, and a full cache would compile some of them again.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
 impl Index {
     /// Opens the index at `path`, creating and migrating it as needed.
     pub fn open(path: &Path) -> Result<Self> {
+        let conn = open_index(path)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         Ok(Index {
-            conn: open_index(path)?,
+            conn,
             path: path.to_owned(),
         })
     }
@@ -210,7 +216,9 @@ impl Index {
     pub fn mailbox(&self, name: &str) -> Result<Option<MailboxRow>> {
         let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE name = ?1");
         self.conn
-            .query_row(&sql, [name], mailbox_from_row)
+            .prepare_cached(&sql)
+            .map_err(|err| self.error(err))?
+            .query_row([name], mailbox_from_row)
             .optional()
             .map_err(|err| self.error(err))?
             .transpose()
@@ -220,7 +228,10 @@ impl Index {
     /// Returns every mailbox, sorted by name.
     pub fn mailboxes(&self) -> Result<Vec<MailboxRow>> {
         let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes ORDER BY name");
-        let mut statement = self.conn.prepare(&sql).map_err(|err| self.error(err))?;
+        let mut statement = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|err| self.error(err))?;
         let rows = statement
             .query_map([], mailbox_from_row)
             .map_err(|err| self.error(err))?;
@@ -272,12 +283,12 @@ impl Index {
     /// Returns a message's cached analysis.
     pub fn details(&self, mailbox_id: i64, uid: Uid) -> Result<Option<MessageDetails>> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT internal_date, internal_zone, rfc822_size, envelope, body_structure, \
                  header FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
-                params![mailbox_id, uid.get()],
-                details_from_row,
             )
+            .map_err(|err| self.error(err))?
+            .query_row(params![mailbox_id, uid.get()], details_from_row)
             .optional()
             .map_err(|err| self.error(err))
     }
@@ -309,20 +320,20 @@ impl Index {
     /// the sum of their RFC822.SIZE.
     pub fn totals(&self, mailbox_id: i64, recent_uid: u32) -> Result<Totals> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT count(*), coalesce(sum(system_flags & 1 = 0), 0), \
                  coalesce(sum(uid >= ?2), 0), coalesce(sum(rfc822_size), 0) \
                  FROM messages WHERE mailbox_id = ?1",
-                params![mailbox_id, recent_uid],
-                |row| {
-                    Ok(Totals {
-                        messages: row.get(0)?,
-                        unseen: row.get(1)?,
-                        recent: row.get(2)?,
-                        size: row.get::<_, i64>(3)? as u64,
-                    })
-                },
             )
+            .map_err(|err| self.error(err))?
+            .query_row(params![mailbox_id, recent_uid], |row| {
+                Ok(Totals {
+                    messages: row.get(0)?,
+                    unseen: row.get(1)?,
+                    recent: row.get(2)?,
+                    size: row.get::<_, i64>(3)? as u64,
+                })
+            })
             .map_err(|err| self.error(err))
     }
 
@@ -330,11 +341,9 @@ impl Index {
     pub fn max_uid_validity(&self) -> Result<u32> {
         let value: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [MAX_UID_VALIDITY_KEY],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .map_err(|err| self.error(err))?
+            .query_row([MAX_UID_VALIDITY_KEY], |row| row.get(0))
             .optional()
             .map_err(|err| self.error(err))?;
         Ok(value.unwrap_or(0) as u32)
@@ -343,9 +352,9 @@ impl Index {
     /// Returns the value stored under a `meta` key.
     pub fn meta(&self, key: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .map_err(|err| self.error(err))?
+            .query_row([key], |row| row.get(0))
             .optional()
             .map_err(|err| self.error(err))
     }
@@ -392,7 +401,9 @@ impl Writer<'_> {
     pub fn mailbox(&self, name: &str) -> Result<Option<MailboxRow>> {
         let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE name = ?1");
         self.tx
-            .query_row(&sql, [name], mailbox_from_row)
+            .prepare_cached(&sql)
+            .map_err(|err| self.error(err))?
+            .query_row([name], mailbox_from_row)
             .optional()
             .map_err(|err| self.error(err))?
             .transpose()
@@ -410,11 +421,12 @@ impl Writer<'_> {
     /// Stores a value under a `meta` key.
     pub fn set_meta(&self, key: &str, value: i64) -> Result<()> {
         self.tx
-            .execute(
+            .prepare_cached(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
             )
+            .map_err(|err| self.error(err))?
+            .execute(params![key, value])
             .map_err(|err| self.error(err))?;
         Ok(())
     }
@@ -546,11 +558,12 @@ impl Writer<'_> {
         }
         self.update_flags(mailbox_id, &update.flags, modseq)?;
         self.tx
-            .execute(
+            .prepare_cached(
                 "UPDATE mailboxes SET uid_next = max(uid_next, ?2), \
                  highest_modseq = max(highest_modseq, ?3) WHERE id = ?1",
-                params![mailbox_id, update.uid_next, modseq],
             )
+            .map_err(|err| self.error(err))?
+            .execute(params![mailbox_id, update.uid_next, modseq])
             .map_err(|err| self.error(err))?;
         Ok(())
     }
@@ -667,11 +680,9 @@ impl Writer<'_> {
     fn max_uid_validity(&self) -> Result<u32> {
         let value: Option<i64> = self
             .tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [MAX_UID_VALIDITY_KEY],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .map_err(|err| self.error(err))?
+            .query_row([MAX_UID_VALIDITY_KEY], |row| row.get(0))
             .optional()
             .map_err(|err| self.error(err))?;
         Ok(value.unwrap_or(0) as u32)
@@ -681,10 +692,9 @@ impl Writer<'_> {
     /// A message expunged meanwhile has no row, and nothing is written for it.
     pub fn set_header(&self, mailbox_id: i64, uid: Uid, header: &[u8]) -> Result<()> {
         self.tx
-            .execute(
-                "UPDATE messages SET header = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
-                params![mailbox_id, uid.get(), header],
-            )
+            .prepare_cached("UPDATE messages SET header = ?3 WHERE mailbox_id = ?1 AND uid = ?2")
+            .map_err(|err| self.error(err))?
+            .execute(params![mailbox_id, uid.get(), header])
             .map_err(|err| self.error(err))?;
         Ok(())
     }
@@ -697,7 +707,9 @@ impl Writer<'_> {
     ) -> Result<()> {
         let sql = format!("UPDATE mailboxes SET {column} = ?2 WHERE id = ?1");
         self.tx
-            .execute(&sql, params![id, value])
+            .prepare_cached(&sql)
+            .map_err(|err| self.error(err))?
+            .execute(params![id, value])
             .map_err(|err| self.error(err))?;
         Ok(())
     }
