@@ -13,6 +13,7 @@
 //! [`Folder::check_append`] for [`APPEND_WATCH_PERIOD`] after the append; it links the copy in
 //! again under a new number when the message was destroyed.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{IoContext, MhError, Result};
-use crate::folder::Folder;
+use crate::folder::{Folder, Sequences};
 use crate::identity::FileIdentity;
 use crate::lock::is_locked_by_other;
 use crate::number::{MAX_MESSAGE_NUMBER, MessageNumber, NumberSet};
@@ -150,6 +151,32 @@ impl Folder {
             });
         }
         self.restore_sequences(appended)
+    }
+
+    /// Runs [`Folder::check_append`] on several appends of this folder and returns their
+    /// outcomes in order. The directory is listed once and the sequences are read at most
+    /// once for all of them, instead of once per append. An append that does not look intact
+    /// in that shared view is checked again on its own, with a fresh listing, so a view made
+    /// stale by a concurrent nmh command never leads to a repair by itself.
+    pub fn check_appends<'a>(
+        &self,
+        appends: impl IntoIterator<Item = &'a mut Appended>,
+    ) -> Result<Vec<AppendCheck>> {
+        let inodes = self.message_inodes()?;
+        let mut sequences = None;
+        let mut checks = Vec::new();
+        for appended in appends {
+            let check = if self.looks_intact(&inodes, &mut sequences, appended)? {
+                AppendCheck::Intact
+            } else {
+                // The check on its own may rewrite `.mh_sequences`, so read them again
+                // for the appends after this one.
+                sequences = None;
+                self.check_append(appended)?
+            };
+            checks.push(check);
+        }
+        Ok(checks)
     }
 
     /// Ends the watch on an appended message: removes the private copy.
@@ -336,17 +363,52 @@ impl Folder {
             if entry.ino() != ino {
                 continue;
             }
-            let name = entry.file_name();
-            let bytes = name.as_bytes();
-            if let Some(number) = MessageNumber::parse_file_name(bytes) {
-                return Ok(Some((number, false)));
-            }
-            let backup = bytes.strip_prefix(BACKUP_PREFIX.as_bytes());
-            if let Some(number) = backup.and_then(MessageNumber::parse_file_name) {
-                return Ok(Some((number, true)));
+            if let Some(found) = message_or_backup(entry.file_name().as_bytes()) {
+                return Ok(Some(found));
             }
         }
         Ok(None)
+    }
+
+    /// Lists the directory once: the inode of every message and `,N` backup, mapped to what
+    /// `find_inode` would return for it (the first name in directory order).
+    fn message_inodes(&self) -> Result<HashMap<u64, (MessageNumber, bool)>> {
+        let mut inodes = HashMap::new();
+        let entries = std::fs::read_dir(self.path()).context("opendir", self.path())?;
+        for entry in entries {
+            let entry = entry.context("readdir", self.path())?;
+            if let Some(found) = message_or_backup(entry.file_name().as_bytes()) {
+                inodes.entry(entry.ino()).or_insert(found);
+            }
+        }
+        Ok(inodes)
+    }
+
+    /// True when, in the shared view of one [`Folder::check_appends`] pass, the append is
+    /// under its number, unchanged, and in one of its sequences. `sequences` is read on first
+    /// use.
+    fn looks_intact(
+        &self,
+        inodes: &HashMap<u64, (MessageNumber, bool)>,
+        sequences: &mut Option<Sequences>,
+        appended: &Appended,
+    ) -> Result<bool> {
+        if inodes.get(&appended.identity.ino) != Some(&(appended.number, false)) {
+            return Ok(false);
+        }
+        match self.identity(appended.number) {
+            Ok(now) if now.is_same_message(&appended.identity) => {}
+            Ok(_) | Err(MhError::MessageNotFound { .. }) => return Ok(false),
+            Err(err) => return Err(err),
+        }
+        if appended.sequences.is_empty() {
+            return Ok(true);
+        }
+        let sequences = match sequences {
+            Some(read) => read,
+            None => sequences.insert(self.sequences()?),
+        };
+        Ok(is_in_any_sequence(sequences, appended))
     }
 
     fn redeliver(&self, appended: &mut Appended) -> Result<AppendCheck> {
@@ -361,14 +423,7 @@ impl Folder {
         if appended.sequences.is_empty() {
             return Ok(AppendCheck::Intact);
         }
-        let sequences = self.sequences()?;
-        let in_any = appended.sequences.iter().any(|name| {
-            sequences
-                .public
-                .get(name.as_str())
-                .is_some_and(|numbers| numbers.contains(appended.number))
-        });
-        if in_any {
+        if is_in_any_sequence(&self.sequences()?, appended) {
             return Ok(AppendCheck::Intact);
         }
         // NOTE: a user who removed the message from all of these sequences on purpose within
@@ -383,6 +438,26 @@ impl Folder {
         self.update_sequences(&changes)?;
         Ok(AppendCheck::SequencesRestored)
     }
+}
+
+/// Parses a directory entry's name as a message (`N`) or a backup (`,N`); the flag is true for
+/// a backup.
+fn message_or_backup(name: &[u8]) -> Option<(MessageNumber, bool)> {
+    if let Some(number) = MessageNumber::parse_file_name(name) {
+        return Some((number, false));
+    }
+    let backup = name.strip_prefix(BACKUP_PREFIX.as_bytes())?;
+    MessageNumber::parse_file_name(backup).map(|number| (number, true))
+}
+
+/// True when the appended message is in at least one of the public sequences it was given.
+fn is_in_any_sequence(sequences: &Sequences, appended: &Appended) -> bool {
+    appended.sequences.iter().any(|name| {
+        sequences
+            .public
+            .get(name.as_str())
+            .is_some_and(|numbers| numbers.contains(appended.number))
+    })
 }
 
 /// Streaming conversion of CRLF to LF. A CR at the end of one chunk is held back until the

@@ -182,8 +182,9 @@ impl Store {
         let now = Instant::now();
         let mut kept = Vec::new();
         let mut changed = false;
-        for (mut appended, until) in std::mem::take(&mut live.appends) {
-            let check = folder.check_append(&mut appended)?;
+        let checks = folder.check_appends(live.appends.iter_mut().map(|(appended, _)| appended))?;
+        for ((appended, until), check) in std::mem::take(&mut live.appends).into_iter().zip(checks)
+        {
             if check != AppendCheck::Intact {
                 changed = true;
                 tracing::info!(folder = %folder.path().display(), ?check, "append changed by another writer");
