@@ -1,5 +1,6 @@
 //! `asimapd`: the IMAP server for MH mail folders.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,7 +106,8 @@ fn run(config: &Config, log_config: &LogConfig, records: RecordRouter) -> ExitCo
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server stopped");
-            eprintln!("asimapd: {error}");
+            // Not eprintln!, which panics when stderr is a closed pipe.
+            let _ = writeln!(std::io::stderr(), "asimapd: {error}");
             match error {
                 ServerError::Tls { .. } | ServerError::ReadFile { .. } => {
                     ExitCode::from(EXIT_CONFIG)
