@@ -2,18 +2,29 @@
 //!
 //! `folder +F N` in nmh 1.8 reads `.mh_sequences` under a read lock, lets go, and later
 //! truncates the file and writes back what it read, with only `cur` changed. When the lock is
-//! busy it retries once a second, up to 60 times. A STORE that lands between that read and
-//! that write is lost without any sign under the lock. The `asimapd-mh` crate repairs the
-//! case where the truncation happens while it holds the lock. The store covers the rest: it
-//! remembers each STORE's sequence changes together with the sequences as they were just
-//! before and after it, for [`FLAG_RECHECK_PERIOD`]. When `.mh_sequences`, `cur` aside, turns
-//! back into one of those states, every STORE whose changes the file no longer shows is
-//! applied again, in order. Re-applying is idempotent.
+//! busy it retries once a second, up to 60 times. `inc` and `pick -sequence` likewise write
+//! back sequences they read before delivering or searching. A STORE that lands between such a
+//! read and its write is lost without any sign under the lock. The `asimapd-mh` crate repairs
+//! the case where the truncation happens while it holds the lock. The store covers the rest:
+//! it remembers each STORE's sequence changes together with the sequences as they were just
+//! before and after it, for [`FLAG_RECHECK_PERIOD`]. When `.mh_sequences` turns back into one
+//! of those states, every STORE whose changes the file no longer shows is applied again, in
+//! order. Re-applying is idempotent.
+//!
+//! Messages may be added, removed or renumbered meanwhile (`inc`, `rmm`, `folder -pack`, our
+//! own APPEND and EXPUNGE). So states are compared only on the message numbers that still name
+//! the file they named at the STORE (same inode number in the directory entry), and only on
+//! the sequences the watched STOREs change. Sequences of new messages, `cur`, and sequences
+//! such as `pick`'s own do not hide a stale rewrite. A change replayed is likewise limited to
+//! those numbers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use asimapd_mh::{Folder, NumberSet, SequenceChange, SequenceOp, SequencesFile, Stamp};
+use asimapd_mh::{
+    Folder, Listing, MessageRef, NumberSet, Probe, SequenceChange, SequenceOp, SequencesFile, Stamp,
+};
 
 use crate::error::Result;
 
@@ -38,11 +49,14 @@ struct FlagWrite {
     written_ns: i128,
     /// When the watch ends.
     until: Instant,
-    /// The folder directory right after the write. Another stamp means files were added,
-    /// removed or renumbered, so the numbers in `changes` may name other messages now.
-    // NOTE: an APPEND or EXPUNGE of ours also changes the stamp, so it ends the watch of
-    // earlier STOREs.
-    dir: Stamp,
+    /// The messages in the folder right after the write. The directory stamp cannot stand in
+    /// for this listing: its times are as coarse as the kernel clock tick, so a file added
+    /// within a tick of the last write can leave it unchanged.
+    // NOTE: a number counts as the same message when its directory entry has the same inode
+    // number. A message removed and a new one delivered under the same number within the
+    // period can reuse the inode, and then the new message is compared and repaired as the
+    // old one.
+    messages: Arc<Vec<MessageRef>>,
 }
 
 /// The recent STOREs of one mailbox, oldest first.
@@ -75,9 +89,13 @@ impl FlagWrites {
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as i128);
-        let probe = folder.probe()?;
-        // A rewrite may land between the write and this probe, so the next check reads the
-        // file whatever its stamp.
+        let listing = folder.list()?.messages;
+        let messages = match self.writes.last() {
+            Some(last) if *last.messages == listing => Arc::clone(&last.messages),
+            _ => Arc::new(listing),
+        };
+        // A rewrite may land right after the write, so the next check reads the file whatever
+        // its stamp.
         self.checked = None;
         self.writes.push(FlagWrite {
             changes,
@@ -85,7 +103,7 @@ impl FlagWrites {
             after,
             written_ns,
             until: Instant::now() + FLAG_RECHECK_PERIOD,
-            dir: probe.dir,
+            messages,
         });
         Ok(())
     }
@@ -96,20 +114,19 @@ impl FlagWrites {
     }
 
     /// Checks `.mh_sequences` when it changed since the last check, and applies the lost
-    /// writes again. Returns how many writes were applied again. Writes whose folder was
-    /// renumbered are dropped, and so are writes whose period ended, after this check.
+    /// writes again. Returns how many writes were applied again. Writes whose period ended
+    /// are dropped after this check.
     pub(crate) fn repair(&mut self, folder: &Folder) -> Result<usize> {
         if self.writes.is_empty() {
             return Ok(0);
         }
         let probe = folder.probe()?;
         let now = Instant::now();
-        self.writes.retain(|write| probe.dir == write.dir);
         let repaired = if probe.sequences == self.checked {
             0
         } else {
             self.checked = probe.sequences;
-            self.apply_lost(folder, probe.sequences)?
+            self.apply_lost(folder, &probe)?
         };
         self.writes.retain(|write| now < write.until);
         Ok(repaired)
@@ -117,21 +134,36 @@ impl FlagWrites {
 
     /// Applies again, in order, every write whose changes the file no longer shows, when
     /// the file is back in a state that one of the writes saw before or after it.
-    fn apply_lost(&mut self, folder: &Folder, stamp: Option<Stamp>) -> Result<usize> {
+    fn apply_lost(&mut self, folder: &Folder, probe: &Probe) -> Result<usize> {
         // Only a rewrite inside a write's period counts, so a change a user makes later is
         // kept.
         let in_period = |write: &FlagWrite| {
-            stamp.is_none_or(|stamp| {
+            probe.sequences.is_none_or(|stamp| {
                 stamp.mtime_ns <= write.written_ns + FLAG_RECHECK_PERIOD.as_nanos() as i128
             })
         };
         let current = state_of(&folder.sequences()?.public);
-        // A stale rewrite brings back a state the file had before. A state no write saw is a
-        // change made by someone else, and is kept.
-        let is_known = self
+        let listing = folder.list()?;
+        let names: BTreeSet<String> = self
             .writes
             .iter()
-            .any(|write| in_period(write) && (write.before == current || write.after == current));
+            .flat_map(|write| &write.changes)
+            .map(|change| change.name.as_str().to_owned())
+            .collect();
+        let unchanged: Vec<NumberSet> = self
+            .writes
+            .iter()
+            .map(|write| unchanged_numbers(write, &listing))
+            .collect();
+
+        // A stale rewrite brings back a state the file had before. A state no write saw is a
+        // change made by someone else, and is kept.
+        let is_known = self.writes.iter().zip(&unchanged).any(|(write, numbers)| {
+            let seen = view(&current, &names, numbers);
+            in_period(write)
+                && (view(&write.before, &names, numbers) == seen
+                    || view(&write.after, &names, numbers) == seen)
+        });
         if !is_known {
             return Ok(0);
         }
@@ -140,36 +172,99 @@ impl FlagWrites {
         // again, because a stale rewrite looks the same on disk.
         // Writes are replayed in order from the oldest one the file no longer shows, so a later
         // write that reversed it (a STORE -FLAGS, then a FETCH that sets \Seen) still wins.
-        let Some(first_lost) = self.writes.iter().position(|write| {
-            !write
-                .changes
-                .iter()
-                .all(|change| is_in_effect(change, &current))
-        }) else {
+        let limited: Vec<Vec<SequenceChange>> = self
+            .writes
+            .iter()
+            .zip(&unchanged)
+            .map(|(write, numbers)| limit_changes(&write.changes, numbers))
+            .collect();
+        let Some(first_lost) = limited
+            .iter()
+            .position(|changes| !changes.iter().all(|change| is_in_effect(change, &current)))
+        else {
             return Ok(0);
         };
-        let lost = &self.writes[first_lost..];
+        let changes: Vec<SequenceChange> = limited[first_lost..].concat();
         let mut replayed = current.clone();
-        for change in lost.iter().flat_map(|write| &write.changes) {
+        for change in &changes {
             apply(change, &mut replayed);
         }
         if replayed == current {
             return Ok(0);
         }
-        let changes: Vec<SequenceChange> = lost
-            .iter()
-            .flat_map(|write| write.changes.iter().cloned())
-            .collect();
+        let repaired = self.writes.len() - first_lost;
         tracing::info!(
             folder = %folder.path().display(),
-            writes = lost.len(),
+            writes = repaired,
             "flag update written over by another writer; applying it again"
         );
-        let repaired = lost.len();
         folder.update_sequences(&changes)?;
         self.checked = None;
         Ok(repaired)
     }
+}
+
+/// Returns the numbers that name the same file in `listing` as right after `write`.
+fn unchanged_numbers(write: &FlagWrite, listing: &Listing) -> NumberSet {
+    write
+        .messages
+        .iter()
+        .filter(|message| listing.get(message.number) == Some(**message))
+        .map(|message| message.number)
+        .collect()
+}
+
+/// Returns the sequences named in `names`, each cut down to `numbers`. Empty sequences are
+/// left out, as nmh drops them.
+fn view(state: &SequenceState, names: &BTreeSet<String>, numbers: &NumberSet) -> SequenceState {
+    names
+        .iter()
+        .filter_map(|name| {
+            let set = intersection(state.get(name)?, numbers);
+            (!set.is_empty()).then(|| (name.clone(), set))
+        })
+        .collect()
+}
+
+/// Returns `changes` limited to `numbers`. A replacement becomes an addition of its numbers
+/// and a removal of the others, so numbers outside `numbers` keep what the file has now.
+fn limit_changes(changes: &[SequenceChange], numbers: &NumberSet) -> Vec<SequenceChange> {
+    let mut limited = Vec::new();
+    for change in changes {
+        let name = change.name.clone();
+        match &change.op {
+            SequenceOp::Add(added) => {
+                limited.push(SequenceChange::add(name, intersection(added, numbers)));
+            }
+            SequenceOp::Remove(removed) => {
+                limited.push(SequenceChange::remove(name, intersection(removed, numbers)));
+            }
+            SequenceOp::Replace(replacement) => {
+                let mut others = numbers.clone();
+                others.subtract(replacement);
+                limited.push(SequenceChange::add(
+                    name.clone(),
+                    intersection(replacement, numbers),
+                ));
+                limited.push(SequenceChange::remove(name, others));
+            }
+        }
+    }
+    limited.retain(|change| match &change.op {
+        SequenceOp::Add(set) | SequenceOp::Remove(set) | SequenceOp::Replace(set) => {
+            !set.is_empty()
+        }
+    });
+    limited
+}
+
+/// Returns the numbers in both sets.
+fn intersection(set: &NumberSet, numbers: &NumberSet) -> NumberSet {
+    let mut outside = set.clone();
+    outside.subtract(numbers);
+    let mut inside = set.clone();
+    inside.subtract(&outside);
+    inside
 }
 
 /// Returns true when the state shows the change: every added number is in the sequence and
