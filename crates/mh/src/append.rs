@@ -201,8 +201,22 @@ impl Folder {
     /// Links a finished file (LF line ends, already synced) into the folder under the next
     /// free number and returns the number. `source` keeps its name.
     pub(crate) fn link_next(&self, source: &Path) -> Result<MessageNumber> {
-        let highest = self.list()?.highest().map_or(0, MessageNumber::get);
-        let mut candidate = highest + 1;
+        self.link_from(source, &mut None)
+    }
+
+    /// Links `source` as [`Folder::link_next`] does, but starts at `*next` instead of listing
+    /// the folder when an earlier link of the same batch set it, and sets `*next` to one above
+    /// the number used. `EEXIST` still moves on to the next number, so a file that another
+    /// writer added meanwhile is never replaced.
+    // NOTE: when another writer adds files above `*next` and removes some of them during a
+    // batch, a later link can take a freed number below the folder's highest one, where
+    // `refile` would take one above the highest. The index orders messages by UID, so IMAP
+    // order is unaffected.
+    pub(crate) fn link_from(&self, source: &Path, next: &mut Option<u32>) -> Result<MessageNumber> {
+        let mut candidate = match *next {
+            Some(carried) => carried,
+            None => self.list()?.highest().map_or(0, MessageNumber::get) + 1,
+        };
         loop {
             let number = MessageNumber::new(candidate).ok_or_else(|| MhError::FolderFull {
                 folder: self.path().to_owned(),
@@ -210,7 +224,10 @@ impl Folder {
             })?;
             let target = self.message_path(number);
             match std::fs::hard_link(source, &target) {
-                Ok(()) => return Ok(number),
+                Ok(()) => {
+                    *next = Some(candidate.saturating_add(1));
+                    return Ok(number);
+                }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => candidate += 1,
                 Err(err) => return Err(MhError::io("link", target, err)),
             }

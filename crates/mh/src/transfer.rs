@@ -100,8 +100,11 @@ impl Folder {
     pub fn copy_to(&self, target: &Folder, requests: &[CopyRequest]) -> Result<Transferred> {
         let mut outcome = Transferred::default();
         target.wait_for_lock_holders()?;
+        // The target is listed for the first link only; later ones start one above the
+        // number the previous link took.
+        let mut next = None;
         for request in requests {
-            match self.copy_one(target, request.message)? {
+            match self.copy_one(target, request.message, &mut next)? {
                 Some(copied) => outcome.copied.push(copied),
                 None => outcome.missing.push(request.message),
             }
@@ -148,7 +151,12 @@ impl Folder {
         std::fs::rename(path, &backup).context("rename", path)
     }
 
-    fn copy_one(&self, target: &Folder, message: KnownMessage) -> Result<Option<Copied>> {
+    fn copy_one(
+        &self,
+        target: &Folder,
+        message: KnownMessage,
+        next: &mut Option<u32>,
+    ) -> Result<Option<Copied>> {
         let (file, identity) = match self.open_message(message.number) {
             Ok(opened) => opened,
             Err(MhError::MessageNotFound { .. }) => return Ok(None),
@@ -158,10 +166,10 @@ impl Folder {
             return Ok(None);
         }
         let source_path = self.message_path(message.number);
-        let number = match target.link_next(&source_path) {
+        let number = match target.link_from(&source_path, next) {
             Ok(number) => number,
             Err(err) if err.io_kind() == Some(io::ErrorKind::CrossesDevices) => {
-                target.copy_bytes_in(file)?
+                target.copy_bytes_in(file, next)?
             }
             Err(err) if err.io_kind() == Some(io::ErrorKind::NotFound) => return Ok(None),
             Err(err) => return Err(err),
@@ -179,13 +187,18 @@ impl Folder {
         }))
     }
 
-    /// Copies an open message into a temporary file here and links it to the next number.
-    fn copy_bytes_in(&self, mut source: std::fs::File) -> Result<MessageNumber> {
+    /// Copies an open message into a temporary file here and links it to the next number,
+    /// starting at `*next` as [`Folder::link_from`] does.
+    fn copy_bytes_in(
+        &self,
+        mut source: std::fs::File,
+        next: &mut Option<u32>,
+    ) -> Result<MessageNumber> {
         let temp = self.temp_path(TEMP_PREFIX);
         let result = self.create_message_file(&temp).and_then(|mut file| {
             io::copy(&mut source, &mut file).context("copy", &temp)?;
             file.sync_all().context("fsync", &temp)?;
-            self.link_next(&temp)
+            self.link_from(&temp, next)
         });
         let _ = std::fs::remove_file(&temp);
         result

@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 
 use asimapd_mh::{
     CopyRequest, KnownMessage, MailRoot, MhError, NumberSet, Profile, RemoveMode, SequenceChange,
+    SequenceName,
 };
 use asimapd_testkit::nmh::message;
 use common::{assert_layout_clean, ids_of, num, setup};
@@ -305,8 +306,8 @@ fn check_appends_repairs_each_damage() {
     let numbers_now: Vec<u32> = appends.iter().map(|a| a.number.get()).collect();
     assert_eq!(numbers_now, [3, 4, 5, 6, 7]);
 
-    // inc with a stale listing overwrites 3; rmm removes 4; a stale rewrite drops 5 from
-    // unseen; 6 is left alone; a renumbering command moves 7 to 20.
+    // Damage to four of the five: inc with a stale listing overwrites 3, rmm removes 4, a
+    // stale rewrite drops 5 from unseen, and a renumbering command moves 7 to 20.
     std::fs::write(folder.message_path(num(3)), message("incs", 1, 0)).unwrap();
     env.home.run("rmm", &["+batch", "4"]);
     folder
@@ -333,8 +334,8 @@ fn check_appends_repairs_each_damage() {
     let removed = appends.remove(1);
     folder.finish_append(removed).unwrap();
 
-    // The plain rename did not carry 7's unseen entry to 20, as sortm would have; the next
-    // pass adds it, and the one after finds everything intact.
+    // The plain rename left unseen naming 7, where sortm would have moved it to 20. So
+    // the next pass adds 20 to unseen, and the pass after it finds everything intact.
     let again = folder.check_appends(appends.iter_mut()).unwrap();
     assert_eq!(
         again,
@@ -441,6 +442,12 @@ fn copy_and_move_link_into_target() {
     assert_eq!(copied.copied[0].identity.ino, ino, "hard link");
     let moved = source.move_to(&target, &[request(2), request(3)]).unwrap();
     assert_eq!(moved.copied.len(), 2);
+    let taken: Vec<_> = moved.copied.iter().map(|copy| copy.number).collect();
+    assert_eq!(
+        taken,
+        [num(3), num(4)],
+        "one batch takes consecutive numbers"
+    );
     assert_eq!(env.ids("from", None), ids_of("m", [1]));
     let mut expected = ids_of("m", 1..=3);
     expected.push("<t1@test>".to_owned());
@@ -668,21 +675,29 @@ fn copy_across_file_systems_copies_bytes() {
     env.folder_with("local", 2);
     let source = env.root.folder("local").unwrap();
     let target = env.root.folder("remote").unwrap();
-    let request = CopyRequest {
+    let request = |number: u32, sequences: Vec<SequenceName>| CopyRequest {
         message: KnownMessage {
-            number: num(2),
-            identity: source.identity(num(2)).unwrap(),
+            number: num(number),
+            identity: source.identity(num(number)).unwrap(),
         },
-        sequences: vec![env.seq("flagged")],
+        sequences,
     };
 
-    let outcome = source.copy_to(&target, &[request]).unwrap();
+    let requests = [request(2, vec![env.seq("flagged")]), request(1, vec![])];
+    let outcome = source.copy_to(&target, &requests).unwrap();
 
-    assert_eq!(outcome.copied.len(), 1);
+    assert_eq!(outcome.copied.len(), 2);
     let copied = outcome.copied[0];
     assert_eq!(copied.number, num(1));
     assert_ne!(copied.identity.dev, mail_dev);
     let bytes = std::fs::read(target.message_path(num(1))).unwrap();
     assert_eq!(bytes, message("m2", 26, 0));
+    assert_eq!(
+        outcome.copied[1].number,
+        num(2),
+        "next number carried forward"
+    );
+    let bytes = std::fs::read(target.message_path(num(2))).unwrap();
+    assert_eq!(bytes, message("m1", 27, 0));
     assert_eq!(env.ids("remote", Some("flagged")), ids_of("m", [2]));
 }
