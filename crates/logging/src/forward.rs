@@ -13,7 +13,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use asimapd_ipc::{ControlSocket, FromWorker, MAX_MESSAGE_LEN};
 use tokio::sync::mpsc;
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record as SpanValues};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
@@ -21,7 +20,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::LogConfig;
-use crate::layer::USER_FIELD;
+use crate::layer::{EventVisitor, USER_FIELD};
 use crate::level::Level;
 use crate::logger_name;
 use crate::record::Record;
@@ -408,52 +407,6 @@ where
         record.username = user.clone();
     }
     record
-}
-
-#[derive(Default)]
-struct EventVisitor {
-    message: String,
-    fields: Vec<(String, serde_json::Value)>,
-}
-
-impl EventVisitor {
-    fn push(&mut self, field: &Field, value: serde_json::Value) {
-        self.fields.push((field.name().to_owned(), value));
-    }
-}
-
-impl Visit for EventVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_owned();
-        } else {
-            self.push(field, value.into());
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, value.into());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, value.into());
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, value.into());
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, value.into());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.message = format!("{value:?}");
-        } else {
-            self.push(field, format!("{value:?}").into());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -127,10 +127,12 @@ impl Visit for UserVisitor {
     }
 }
 
+/// The message and the other fields of an event or span, as the listener and the
+/// worker's forwarding layer both record them.
 #[derive(Default)]
-struct EventVisitor {
-    message: String,
-    fields: Vec<(String, serde_json::Value)>,
+pub(crate) struct EventVisitor {
+    pub(crate) message: String,
+    pub(crate) fields: Vec<(String, serde_json::Value)>,
 }
 
 impl EventVisitor {
