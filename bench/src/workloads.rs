@@ -370,12 +370,12 @@ fn copy(bench: &Bench, target: &Target) -> Result<Measurement> {
     Ok(Measurement::timed(elapsed))
 }
 
-/// Selects `folder`, checks it holds `expected` messages, and expunges them all.
+/// Selects `folder`, checks that it contains `expected` messages, and expunges them all.
 fn empty_folder(client: &mut Client, folder: &str, expected: usize) -> Result<()> {
     let selected = client.command(&format!("SELECT {folder}"))?.ok("SELECT")?;
     let exists = exists_count(&selected.untagged);
     if exists != Some(expected) {
-        bail!("{folder} holds {exists:?} messages, expected {expected}");
+        bail!("folder {folder} contains {exists:?} messages, expected {expected}");
     }
     client
         .command("STORE 1:* +FLAGS.SILENT (\\Deleted)")?
@@ -402,7 +402,7 @@ fn move_messages(bench: &Bench, target: &Target) -> Result<Measurement> {
     let selected = client.command("SELECT moved")?.ok("SELECT")?;
     let exists = exists_count(&selected.untagged);
     if exists != Some(BATCH) {
-        bail!("moved holds {exists:?} messages, expected {BATCH}");
+        bail!("folder moved contains {exists:?} messages, expected {BATCH}");
     }
     client.command("MOVE 1:* INBOX")?.ok("MOVE back")?;
     logout(client);

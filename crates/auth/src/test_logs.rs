@@ -16,7 +16,7 @@ const ALONE_VAR: &str = "ASIMAPD_AUTH_LOG_TEST_ALONE";
 ///
 /// `tracing` caches each callsite's interest for all threads. A test that logs without a
 /// subscriber on another thread can leave a callsite disabled while a capturing test runs,
-/// and that test then misses events. Alone in its process, a capturing test sees them all.
+/// and that test then misses events. Alone in its process, a capturing test receives every event.
 pub(crate) fn run_alone(name: &str) -> bool {
     if std::env::var_os(ALONE_VAR).is_some() {
         return true;

@@ -42,7 +42,7 @@ pub enum Protocol {
     Pop3,
 }
 
-/// What the listener knows about a connection it hands to a worker.
+/// Connection details the listener sends with a connection it hands to a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handoff {
     /// Listener-wide connection number, used in logs and traces as `client-NNNNNNNN`.
@@ -72,7 +72,7 @@ pub struct Handoff {
 pub enum ToWorker {
     /// A connection, sent together with its descriptor.
     Connection(Handoff),
-    /// Stop: say BYE to every session, finish commands in flight and exit.
+    /// Stop: send BYE to every session, finish commands in flight and exit.
     Shutdown,
 }
 
