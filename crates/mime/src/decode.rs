@@ -91,15 +91,31 @@ impl Analysis {
     }
 }
 
-fn base64_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'A'..=b'Z' => Some(byte - b'A'),
-        b'a'..=b'z' => Some(byte - b'a' + 26),
-        b'0'..=b'9' => Some(byte - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
+/// Marks a byte outside the base64 alphabet in [`BASE64_VALUES`].
+const NOT_BASE64: u8 = 0xFF;
+
+/// The 6-bit value of each byte of the base64 alphabet (RFC 2045 §6.8), and
+/// [`NOT_BASE64`] for every other byte, so decoding looks each byte up once.
+const BASE64_VALUES: [u8; 256] = {
+    let mut values = [NOT_BASE64; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        values[byte] = match byte as u8 {
+            b'A'..=b'Z' => byte as u8 - b'A',
+            b'a'..=b'z' => byte as u8 - b'a' + 26,
+            b'0'..=b'9' => byte as u8 - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => NOT_BASE64,
+        };
+        byte += 1;
     }
+    values
+};
+
+fn base64_value(byte: u8) -> Option<u8> {
+    let value = BASE64_VALUES[usize::from(byte)];
+    (value != NOT_BASE64).then_some(value)
 }
 
 /// Decodes base64, skipping line ends and other bytes outside the alphabet.
@@ -184,6 +200,23 @@ mod tests {
     #[test]
     fn base64_ignores_line_ends_and_stops_at_padding() {
         assert_eq!(decode_base64(b"aGVs\nbG8=\nignored"), b"hello");
+    }
+
+    #[test]
+    fn base64_decodes_whole_alphabet() {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let decoded = decode_base64(alphabet);
+        let expected: Vec<u8> = (0u8..64)
+            .collect::<Vec<u8>>()
+            .chunks(4)
+            .flat_map(|quad| {
+                let bits = quad
+                    .iter()
+                    .fold(0u32, |bits, &value| (bits << 6) | u32::from(value));
+                [(bits >> 16) as u8, (bits >> 8) as u8, bits as u8]
+            })
+            .collect();
+        assert_eq!(decoded, expected);
     }
 
     #[test]

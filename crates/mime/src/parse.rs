@@ -128,7 +128,7 @@ impl Analysis {
 }
 
 /// Returns the offset after a leading mbox `From ` line, or 0 when there is none.
-fn from_line_end(raw: &[u8]) -> usize {
+pub(crate) fn from_line_end(raw: &[u8]) -> usize {
     if raw.starts_with(b"From ") {
         line_end(raw, 0)
     } else {
