@@ -38,6 +38,9 @@ pub const APPEND_WATCH_PERIOD: Duration = Duration::from_secs(65);
 pub const TEMP_PREFIX: &str = ".asimapd-tmp.";
 /// Prefix of the private copy kept while an append is watched.
 pub const COPY_PREFIX: &str = ".asimapd-copy.";
+/// Suffix of the watch link: a second name of an appended message's file, next to its
+/// private copy, so the file's link count shows whether it lives on in another folder.
+const WATCH_LINK_SUFFIX: &str = ".link";
 /// How often to look again while waiting for `inc` to release the maildrop.
 const INC_POLL: Duration = Duration::from_millis(20);
 
@@ -77,7 +80,8 @@ pub enum AppendCheck {
         /// The number the destroyed message had.
         lost: MessageNumber,
     },
-    /// The message was removed by someone (its inode is now a `,N` backup); nothing was done.
+    /// The message was removed by someone (its file is now a `,N` backup) or moved to
+    /// another folder (`refile -unlink`); nothing was done.
     Removed,
 }
 
@@ -102,6 +106,14 @@ impl Appended {
     pub fn private_copy(&self) -> &Path {
         &self.copy
     }
+
+    /// Returns the path of the second hard link to the message's file, kept while the append
+    /// is watched. Its link count shows whether the file still has a name anywhere else.
+    fn watch_link(&self) -> PathBuf {
+        let mut path = self.copy.clone().into_os_string();
+        path.push(WATCH_LINK_SUFFIX);
+        PathBuf::from(path)
+    }
 }
 
 impl Folder {
@@ -111,12 +123,16 @@ impl Folder {
     pub fn append(&self, message: &mut dyn Read, sequences: &[SequenceName]) -> Result<Appended> {
         let copy = self.write_copy(message)?;
         match self.link_and_mark(&copy, sequences) {
-            Ok((number, identity)) => Ok(Appended {
-                number,
-                identity,
-                sequences: sequences.to_vec(),
-                copy,
-            }),
+            Ok((number, identity)) => {
+                let appended = Appended {
+                    number,
+                    identity,
+                    sequences: sequences.to_vec(),
+                    copy,
+                };
+                self.link_for_watch(&appended);
+                Ok(appended)
+            }
             Err(err) => {
                 let _ = std::fs::remove_file(&copy);
                 Err(err)
@@ -129,6 +145,10 @@ impl Folder {
     /// it. Updates `appended` to the message's current number and identity.
     pub fn check_append(&self, appended: &mut Appended) -> Result<AppendCheck> {
         let Some((number, is_backup)) = self.find_inode(appended.identity.ino)? else {
+            if has_other_names(appended) {
+                // `refile -unlink` moved the file to another folder.
+                return Ok(AppendCheck::Removed);
+            }
             return self.redeliver(appended);
         };
         if is_backup {
@@ -181,6 +201,7 @@ impl Folder {
 
     /// Ends the watch on an appended message: removes the private copy.
     pub fn finish_append(&self, appended: Appended) -> Result<()> {
+        let _ = std::fs::remove_file(appended.watch_link());
         match std::fs::remove_file(&appended.copy) {
             Err(err) if err.kind() != io::ErrorKind::NotFound => {
                 Err(MhError::io("unlink", &appended.copy, err))
@@ -213,6 +234,30 @@ impl Folder {
     // `refile` would take one above the highest. The index orders messages by UID, so IMAP
     // order is unaffected.
     pub(crate) fn link_from(&self, source: &Path, next: &mut Option<u32>) -> Result<MessageNumber> {
+        self.place_at_next(next, "link", |target| std::fs::hard_link(source, target))
+    }
+
+    /// Renames `source` to the next free number here, as [`Folder::link_from`] links it: the
+    /// rename never replaces an existing file (`RENAME_NOREPLACE`), and `source` is gone once
+    /// it succeeds, in one atomic step. Fails with [`io::ErrorKind::CrossesDevices`] when
+    /// `source` is on another file system, and with [`io::ErrorKind::Unsupported`] when the
+    /// kernel or file system cannot rename without replacing.
+    pub(crate) fn rename_from(
+        &self,
+        source: &Path,
+        next: &mut Option<u32>,
+    ) -> Result<MessageNumber> {
+        self.place_at_next(next, "rename", |target| rename_no_replace(source, target))
+    }
+
+    /// Calls `place` with the path of each candidate number, from `*next` or one above the
+    /// folder's highest, until it succeeds. `EEXIST` moves on to the next number.
+    fn place_at_next(
+        &self,
+        next: &mut Option<u32>,
+        operation: &'static str,
+        mut place: impl FnMut(&Path) -> io::Result<()>,
+    ) -> Result<MessageNumber> {
         let mut candidate = match *next {
             Some(carried) => carried,
             None => self.list()?.highest().map_or(0, MessageNumber::get) + 1,
@@ -223,13 +268,13 @@ impl Folder {
                 max: MAX_MESSAGE_NUMBER,
             })?;
             let target = self.message_path(number);
-            match std::fs::hard_link(source, &target) {
+            match place(&target) {
                 Ok(()) => {
                     *next = Some(candidate.saturating_add(1));
                     return Ok(number);
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => candidate += 1,
-                Err(err) => return Err(MhError::io("link", target, err)),
+                Err(err) => return Err(MhError::io(operation, target, err)),
             }
         }
     }
@@ -433,7 +478,24 @@ impl Folder {
         let (number, identity) = self.link_and_mark(&appended.copy, &appended.sequences)?;
         appended.number = number;
         appended.identity = identity;
+        self.link_for_watch(appended);
         Ok(AppendCheck::Redelivered { lost })
+    }
+
+    /// Makes the watch link of `appended` name its message file. Without it (a failed link, or
+    /// a file replaced meanwhile), [`Folder::check_append`] treats a file it cannot find in
+    /// this folder as destroyed.
+    fn link_for_watch(&self, appended: &Appended) {
+        let link = appended.watch_link();
+        let _ = std::fs::remove_file(&link);
+        if std::fs::hard_link(self.message_path(appended.number), &link).is_err() {
+            return;
+        }
+        let same = std::fs::symlink_metadata(&link)
+            .is_ok_and(|meta| FileIdentity::from_metadata(&meta).is_same_file(&appended.identity));
+        if !same {
+            let _ = std::fs::remove_file(&link);
+        }
     }
 
     fn restore_sequences(&self, appended: &Appended) -> Result<AppendCheck> {
@@ -455,6 +517,16 @@ impl Folder {
         self.update_sequences(&changes)?;
         Ok(AppendCheck::SequencesRestored)
     }
+}
+
+/// True when the appended message's file, gone from its folder, still has a name other than
+/// its watch link: another folder took it with `refile -unlink` or `mv`. False when the file
+/// was unlinked (`rmm -unlink`) or replaced (`sortm` renaming over it), or has no watch link.
+fn has_other_names(appended: &Appended) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(appended.watch_link()).is_ok_and(|meta| {
+        FileIdentity::from_metadata(&meta).is_same_file(&appended.identity) && meta.nlink() > 1
+    })
 }
 
 /// Parses a directory entry's name as a message (`N`) or a backup (`,N`); the flag is true for
@@ -505,6 +577,36 @@ impl CrlfToLf {
         if std::mem::take(&mut self.pending_cr) {
             output.push(b'\r');
         }
+    }
+}
+
+/// `renameat2(from, to, RENAME_NOREPLACE)`: fails with `EEXIST` instead of replacing `to`.
+/// `EINVAL` and `ENOSYS` (a file system or kernel without the flag) come back as
+/// [`io::ErrorKind::Unsupported`].
+pub(crate) fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |path: &Path| {
+        std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+    };
+    let (from, to) = (c_path(from)?, c_path(to)?);
+    // SAFETY: both arguments are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL | libc::ENOSYS) => Err(io::Error::new(io::ErrorKind::Unsupported, err)),
+        _ => Err(err),
     }
 }
 

@@ -6,6 +6,12 @@
 //! [`SETTLE_INTERVAL`]: either its modification time is that old already, or two looks at
 //! least that far apart saw the same identity. While `inc` holds the maildrop lock, files in
 //! the inbox are never settled.
+//!
+//! A caller that watches the folder with inotify can report that the writer closed a file
+//! (`IN_CLOSE_WRITE`) with [`SettleWatch::note_closed`]. A file whose identity is still the
+//! one it had at that close is complete and settles at once, even while `inc` runs. `inc`
+//! writes each message through one descriptor and closes it when the message is done (nmh
+//! 1.8 under strace: `openat(N, O_WRONLY|O_CREAT|O_TRUNC)`, writes, `close`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,16 +22,28 @@ use crate::number::MessageNumber;
 /// How long a file must stay unchanged to count as complete.
 pub const SETTLE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Remembers the first look at each unsettled file.
+/// Remembers the first look at each unsettled file, and the files reported closed.
 #[derive(Debug, Default)]
 pub struct SettleWatch {
     first_seen: HashMap<MessageNumber, (FileIdentity, Instant)>,
+    /// Files whose writer closed them, with their identity and the time of the report.
+    closed: HashMap<MessageNumber, (FileIdentity, Instant)>,
 }
 
 impl SettleWatch {
     /// Returns an empty watch.
     pub fn new() -> Self {
         SettleWatch::default()
+    }
+
+    /// Records that the writer of message `number` closed it (inotify `IN_CLOSE_WRITE`).
+    /// `identity` is the file's identity taken after the close, and `now` the monotonic time.
+    /// Reports older than [`SETTLE_INTERVAL`] are dropped, because the timed rule settles
+    /// those files by then.
+    pub fn note_closed(&mut self, number: MessageNumber, identity: &FileIdentity, now: Instant) {
+        self.closed
+            .retain(|_, (_, noted)| now.duration_since(*noted) < SETTLE_INTERVAL);
+        self.closed.insert(number, (*identity, now));
     }
 
     /// Records a look at message `number` and returns true when it has settled. `now` is the
@@ -44,6 +62,14 @@ impl SettleWatch {
         if !first.0.is_same_message(identity) {
             *first = (*identity, now);
         }
+        let is_closed = self
+            .closed
+            .get(&number)
+            .is_some_and(|(closed, _)| closed.is_same_message(identity));
+        if is_closed {
+            self.forget(number);
+            return true;
+        }
         if writer_active {
             return false;
         }
@@ -58,6 +84,7 @@ impl SettleWatch {
     /// Forgets a message (removed or renumbered).
     pub fn forget(&mut self, number: MessageNumber) {
         self.first_seen.remove(&number);
+        self.closed.remove(&number);
     }
 
     /// Returns how many messages are waiting to settle.
@@ -146,6 +173,39 @@ mod tests {
             wall,
             false
         ));
+    }
+
+    #[test]
+    fn closed_file_settles_at_once() {
+        let mut watch = SettleWatch::new();
+        let number = MessageNumber::new(1).unwrap();
+        let start = Instant::now();
+        let file = identity(100, 10 * SECOND);
+        watch.note_closed(number, &file, start);
+        assert!(watch.observe(number, &file, start, at_seconds(10), true));
+        assert_eq!(watch.pending(), 0);
+    }
+
+    #[test]
+    fn file_changed_after_close_waits() {
+        let mut watch = SettleWatch::new();
+        let number = MessageNumber::new(1).unwrap();
+        let start = Instant::now();
+        watch.note_closed(number, &identity(100, 10 * SECOND), start);
+        let rewritten = identity(4096, 10 * SECOND + 1);
+        assert!(!watch.observe(number, &rewritten, start, at_seconds(10), false));
+    }
+
+    #[test]
+    fn old_close_reports_are_dropped() {
+        let mut watch = SettleWatch::new();
+        let first = MessageNumber::new(1).unwrap();
+        let second = MessageNumber::new(2).unwrap();
+        let start = Instant::now();
+        let file = identity(100, 10 * SECOND);
+        watch.note_closed(first, &file, start);
+        watch.note_closed(second, &file, start + SETTLE_INTERVAL);
+        assert!(!watch.observe(first, &file, start + SETTLE_INTERVAL, at_seconds(10), true));
     }
 
     #[test]

@@ -3,11 +3,11 @@
 use std::io;
 use std::path::Path;
 
-use crate::append::TEMP_PREFIX;
+use crate::append::{TEMP_PREFIX, rename_no_replace};
 use crate::error::{IoContext, MhError, Result};
 use crate::folder::Folder;
 use crate::identity::FileIdentity;
-use crate::lock::LockMode;
+use crate::lock::{LockMode, LockedFile};
 use crate::number::{MessageNumber, NumberSet};
 use crate::profile::{BACKUP_PREFIX, RemoveMode};
 use crate::sequences::{SequenceChange, SequenceName, SequencesFile};
@@ -56,7 +56,7 @@ pub struct Copied {
 /// Outcome of [`Folder::copy_to`] and [`Folder::move_to`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Transferred {
-    /// Messages copied, in request order.
+    /// Messages copied (moved, for [`Folder::move_to`]), in request order.
     pub copied: Vec<Copied>,
     /// Source messages that were gone or replaced; nothing was copied for them.
     pub missing: Vec<KnownMessage>,
@@ -81,13 +81,7 @@ impl Folder {
         }
         if let Some(locked) = locked {
             let gone: NumberSet = outcome.removed.iter().map(|m| m.number).collect();
-            let before = locked.read_all()?;
-            let mut file = SequencesFile::parse(&before);
-            file.remove_everywhere(&gone, false);
-            let after = file.to_bytes();
-            if after != before {
-                locked.replace_contents(&after)?;
-            }
+            drop_from_sequences(&locked, &gone)?;
         }
         Ok(outcome)
     }
@@ -116,23 +110,124 @@ impl Folder {
         Ok(outcome)
     }
 
-    /// Copies messages into `target` as [`Folder::copy_to`] does, then removes the copied
-    /// ones from this folder with [`Folder::remove`]. The two folders are never locked at the
-    /// same time.
+    /// Moves messages into `target`, each under the next free number there, then adds the
+    /// requested sequences there in one short lock. Each file is renamed with
+    /// `RENAME_NOREPLACE`, so at every instant the message is in exactly one of the folders:
+    /// a crash never leaves it in both or in neither. The renames, and the removal of the
+    /// moved numbers from this folder's sequences, happen under this folder's write lock,
+    /// which `folder -pack`, `sortm`, `rmm` and `refile` also take. The two folders are never
+    /// locked at the same time. With [`RemoveMode::Backup`], a `,N` link to each moved file
+    /// is kept here, as `rmm` keeps one.
+    ///
+    /// On another file system, or one that cannot rename without replacing, a message is
+    /// copied and then removed as [`Folder::copy_to`] and [`Folder::remove`] do, and a crash
+    /// between the two leaves it in both folders.
+    // NOTE: unlike an APPEND, a moved message is not watched afterwards. A `sortm` that renames
+    // over its new number in the target at that moment destroys it unless a `,N` backup was
+    // kept.
     pub fn move_to(&self, target: &Folder, requests: &[CopyRequest]) -> Result<Transferred> {
-        let outcome = self.copy_to(target, requests)?;
-        let sources: Vec<KnownMessage> = outcome.copied.iter().map(|c| c.source).collect();
-        self.remove(&sources)?;
+        let mut outcome = Transferred::default();
+        target.wait_for_lock_holders()?;
+        let locked = self.lock_if_enabled(LockMode::Write)?;
+        let mut next = None;
+        let mut result = Ok(());
+        for request in requests {
+            match self.move_one(target, request.message, &mut next) {
+                Ok(Some(moved)) => outcome.copied.push(moved),
+                Ok(None) => outcome.missing.push(request.message),
+                Err(err) => {
+                    // The files moved so far stay moved, so their numbers still leave this
+                    // folder's sequences below.
+                    result = Err(err);
+                    break;
+                }
+            }
+        }
+        if let Some(locked) = locked {
+            let gone: NumberSet = outcome.copied.iter().map(|m| m.source.number).collect();
+            drop_from_sequences(&locked, &gone)?;
+        }
+        result?;
+        let changes = target_changes(requests, &outcome.copied);
+        if !changes.is_empty() {
+            target.update_sequences(&changes)?;
+        }
         Ok(outcome)
+    }
+
+    /// Moves one message; the caller holds this folder's write lock.
+    fn move_one(
+        &self,
+        target: &Folder,
+        message: KnownMessage,
+        next: &mut Option<u32>,
+    ) -> Result<Option<Copied>> {
+        let path = self.message_path(message.number);
+        if !self.still_names(message)? {
+            return Ok(None);
+        }
+        if self.config.remove_mode == RemoveMode::Backup {
+            self.link_backup(message.number, &path)?;
+        }
+        let number = match target.rename_from(&path, next) {
+            Ok(number) => number,
+            Err(err) if err.io_kind() == Some(io::ErrorKind::NotFound) => return Ok(None),
+            Err(err)
+                if matches!(
+                    err.io_kind(),
+                    Some(io::ErrorKind::CrossesDevices | io::ErrorKind::Unsupported)
+                ) =>
+            {
+                let copied = self.copy_one(target, message, next)?;
+                if copied.is_some() {
+                    self.remove_one(message)?;
+                }
+                return Ok(copied);
+            }
+            Err(err) => return Err(err),
+        };
+        let moved = target.identity(number)?;
+        if !moved.is_same_file(&message.identity) {
+            // A writer that ignores the lock put another file under the number between the
+            // check and the rename, so put that file back. If its number was taken meanwhile,
+            // it stays in the target, where the next reconciliation indexes it.
+            let _ = rename_no_replace(&target.message_path(number), &path);
+            return Ok(None);
+        }
+        Ok(Some(Copied {
+            source: message,
+            number,
+            identity: moved,
+        }))
+    }
+
+    /// Makes `,N` a hard link to message `number`'s file, replacing an older backup as
+    /// `rmm` does.
+    fn link_backup(&self, number: MessageNumber, path: &Path) -> Result<()> {
+        let backup = self.path().join(format!("{BACKUP_PREFIX}{number}"));
+        let temp = self.temp_path(TEMP_PREFIX);
+        std::fs::hard_link(path, &temp).context("link", &temp)?;
+        let renamed = std::fs::rename(&temp, &backup).context("rename", &temp);
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        renamed
+    }
+
+    /// True when the message's number still names the file the caller knew.
+    fn still_names(&self, message: KnownMessage) -> Result<bool> {
+        let path = self.message_path(message.number);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) => Ok(FileIdentity::from_metadata(&meta).is_same_message(&message.identity)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(err) => Err(MhError::io("stat", &path, err)),
+        }
     }
 
     fn remove_one(&self, message: KnownMessage) -> Result<bool> {
         let path = self.message_path(message.number);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if FileIdentity::from_metadata(&meta).is_same_message(&message.identity) => {}
-            Ok(_) => return Ok(false),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(err) => return Err(MhError::io("stat", &path, err)),
+        if !self.still_names(message)? {
+            return Ok(false);
         }
         let result = match self.config.remove_mode {
             RemoveMode::Unlink => std::fs::remove_file(&path).context("unlink", &path),
@@ -203,6 +298,18 @@ impl Folder {
         let _ = std::fs::remove_file(&temp);
         result
     }
+}
+
+/// Takes `gone` out of every public sequence but `cur`, in the locked `.mh_sequences`.
+fn drop_from_sequences(locked: &LockedFile, gone: &NumberSet) -> Result<()> {
+    let before = locked.read_all()?;
+    let mut file = SequencesFile::parse(&before);
+    file.remove_everywhere(gone, false);
+    let after = file.to_bytes();
+    if after != before {
+        locked.replace_contents(&after)?;
+    }
+    Ok(())
 }
 
 fn target_changes(requests: &[CopyRequest], copied: &[Copied]) -> Vec<SequenceChange> {

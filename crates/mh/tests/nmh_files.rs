@@ -203,7 +203,19 @@ fn append_stores_lf_and_nmh_sees_it_unseen() {
                 .starts_with(asimapd_mh::COPY_PREFIX)
         })
         .collect();
-    assert_eq!(copies.len(), 1, "private copy kept while watched");
+    assert_eq!(
+        copies.len(),
+        2,
+        "private copy and watch link kept while watched"
+    );
+    let message_ino = std::fs::metadata(env.home.folder_path("app").join("3"))
+        .unwrap()
+        .ino();
+    let links = copies
+        .iter()
+        .filter(|entry| entry.metadata().unwrap().ino() == message_ino)
+        .count();
+    assert_eq!(links, 1, "the watch link names the message file");
     folder.finish_append(appended).unwrap();
     assert_layout_clean(&env, "app");
 }
@@ -419,7 +431,7 @@ fn remove_unlinks_when_profile_says_so() {
 }
 
 #[test]
-fn copy_and_move_link_into_target() {
+fn copy_links_and_move_renames_into_target() {
     let Some(env) = setup("") else { return };
     env.folder_with("from", 3);
     env.home.create_folder("to");
@@ -455,6 +467,74 @@ fn copy_and_move_link_into_target() {
     assert_eq!(env.ids("to", None), expected);
     assert_eq!(env.ids("to", Some("flagged")), ids_of("m", 1..=3));
     assert_layout_clean(&env, "to");
+}
+
+#[test]
+fn move_renames_and_keeps_backup() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("from", 3);
+    env.home
+        .run("mark", &["+from", "2-3", "-sequence", "flagged"]);
+    env.home.create_folder("to");
+    let source = env.root.folder("from").unwrap();
+    let target = env.root.folder("to").unwrap();
+    let known = KnownMessage {
+        number: num(2),
+        identity: source.identity(num(2)).unwrap(),
+    };
+    let request = CopyRequest {
+        message: known,
+        sequences: vec![],
+    };
+
+    let moved = source.move_to(&target, &[request]).unwrap();
+
+    assert_eq!(moved.copied.len(), 1);
+    let dir = env.home.folder_path("from");
+    let moved_meta = std::fs::metadata(target.message_path(moved.copied[0].number)).unwrap();
+    assert_eq!(moved_meta.ino(), known.identity.ino, "renamed, not copied");
+    assert!(!dir.join("2").exists());
+    let backup = std::fs::metadata(dir.join(",2")).unwrap();
+    assert_eq!(
+        backup.ino(),
+        known.identity.ino,
+        "the backup is a link, as rmm leaves"
+    );
+    assert_eq!(env.ids("from", Some("flagged")), ids_of("m", [3]));
+    assert_layout_clean(&env, "from");
+}
+
+#[test]
+fn move_leaves_no_link_behind_when_rmm_unlinks() {
+    let Some(env) = setup("rmm: -unlink\n") else {
+        return;
+    };
+    env.folder_with("from", 2);
+    env.home.create_folder("to");
+    let source = env.root.folder("from").unwrap();
+    let target = env.root.folder("to").unwrap();
+    let known = KnownMessage {
+        number: num(1),
+        identity: source.identity(num(1)).unwrap(),
+    };
+    let stale = KnownMessage {
+        number: num(2),
+        identity: source.identity(num(1)).unwrap(),
+    };
+    let request = |message| CopyRequest {
+        message,
+        sequences: vec![],
+    };
+
+    let moved = source
+        .move_to(&target, &[request(known), request(stale)])
+        .unwrap();
+
+    assert_eq!(moved.missing, [stale], "a number naming another file stays");
+    let meta = std::fs::metadata(target.message_path(moved.copied[0].number)).unwrap();
+    assert_eq!((meta.ino(), meta.nlink()), (known.identity.ino, 1));
+    assert_eq!(env.ids("from", None), ids_of("m", [2]));
+    assert!(!env.home.folder_path("from").join(",1").exists());
 }
 
 #[test]
@@ -699,5 +779,33 @@ fn copy_across_file_systems_copies_bytes() {
     );
     let bytes = std::fs::read(target.message_path(num(2))).unwrap();
     assert_eq!(bytes, message("m1", 27, 0));
+    assert_eq!(env.ids("remote", Some("flagged")), ids_of("m", [2]));
+}
+
+#[test]
+fn move_across_file_systems_copies_then_removes() {
+    let Some(env) = setup("rmm: -unlink\n") else {
+        return;
+    };
+    let shm = std::path::Path::new("/dev/shm");
+    let elsewhere = tempfile::tempdir_in(shm).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), env.home.folder_path("remote")).unwrap();
+    env.folder_with("local", 2);
+    let source = env.root.folder("local").unwrap();
+    let target = env.root.folder("remote").unwrap();
+    let request = CopyRequest {
+        message: KnownMessage {
+            number: num(2),
+            identity: source.identity(num(2)).unwrap(),
+        },
+        sequences: vec![env.seq("flagged")],
+    };
+
+    let outcome = source.move_to(&target, &[request]).unwrap();
+
+    assert_eq!(outcome.copied.len(), 1);
+    let bytes = std::fs::read(target.message_path(outcome.copied[0].number)).unwrap();
+    assert_eq!(bytes, message("m2", 26, 0));
+    assert_eq!(env.ids("local", None), ids_of("m", [1]));
     assert_eq!(env.ids("remote", Some("flagged")), ids_of("m", [2]));
 }
