@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use asimapd_mh::{
-    Folder, Listing, MessageRef, NumberSet, Probe, SequenceChange, SequenceOp, SequencesFile, Stamp,
+    Folder, Listing, MessageNumber, MessageRef, NumberSet, Probe, SequenceChange, SequenceOp,
+    SequencesFile, Stamp,
 };
 
 use crate::error::Result;
@@ -49,7 +50,7 @@ struct FlagWrite {
     written_ns: i128,
     /// When the watch ends.
     until: Instant,
-    /// The messages in the folder right after the write. The directory stamp cannot stand in
+    /// The indexed messages in the folder right after the write. The directory stamp cannot stand in
     /// for this listing: its times are as coarse as the kernel clock tick, so a file added
     /// within a tick of the last write can leave it unchanged.
     // NOTE: a number counts as the same message when its directory entry has the same inode
@@ -71,7 +72,10 @@ pub(crate) struct FlagWrites {
 impl FlagWrites {
     /// Records changes just written to `folder`. `before` is the file as read just before
     /// the write and `after` the file as written; a write that changed nothing is not
-    /// watched.
+    /// watched. `indexed` contains the numbers of the indexed messages, and only those are
+    /// compared later. A file that is not indexed yet may be one that `inc` is still
+    /// delivering. `inc` adds it to the Unseen-Sequence when it writes back its stale copy of
+    /// the sequences, and comparing it would hide that stale copy.
     // NOTE: `before` is read without holding the lock across the write, so a change another
     // writer makes in between hides a later stale rewrite of this STORE.
     pub(crate) fn record(
@@ -80,6 +84,7 @@ impl FlagWrites {
         before: &SequencesFile,
         after: &SequencesFile,
         changes: Vec<SequenceChange>,
+        indexed: &NumberSet,
     ) -> Result<()> {
         let before = state_of(before);
         let after = state_of(after);
@@ -89,7 +94,8 @@ impl FlagWrites {
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as i128);
-        let listing = folder.list()?.messages;
+        let mut listing = folder.list()?.messages;
+        listing.retain(|message| indexed.contains(message.number));
         let messages = match self.writes.last() {
             Some(last) if *last.messages == listing => Arc::clone(&last.messages),
             _ => Arc::new(listing),
@@ -106,6 +112,28 @@ impl FlagWrites {
             messages,
         });
         Ok(())
+    }
+
+    /// Stops comparing and replaying the watched writes on message `number`, because it now
+    /// names another message than at those writes, even if it kept the inode (`inc`
+    /// writing over a file in place).
+    pub(crate) fn forget(&mut self, number: MessageNumber) {
+        for write in &mut self.writes {
+            if write
+                .messages
+                .iter()
+                .any(|message| message.number == number)
+            {
+                let others = write
+                    .messages
+                    .iter()
+                    .filter(|message| message.number != number)
+                    .copied()
+                    .collect();
+                write.messages = Arc::new(others);
+            }
+        }
+        self.checked = None;
     }
 
     /// Returns true when no write is watched.

@@ -291,6 +291,11 @@ impl FlagMap {
         }
     }
 
+    /// Returns true when `name` is one of the Unseen-Sequence names.
+    pub(crate) fn is_unseen(&self, name: &SequenceName) -> bool {
+        self.unseen.contains(name)
+    }
+
     /// Returns true when the keyword lives in the index only.
     pub fn is_index_only(&self, keyword: &str) -> bool {
         self.keyword_sequence(keyword, &SequencesFile::default())

@@ -4,9 +4,10 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
+use asimapd_mh::{FileIdentity, MessageNumber};
 use asimapd_proto::Uid;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::index::MessageDetails;
 use crate::store::Store;
 
@@ -53,59 +54,122 @@ fn read_header(file: File) -> Option<Vec<u8>> {
     (header.len() <= MAX_CACHED_HEADER).then_some(header)
 }
 
+/// The index data that SEARCH reads of one message: where its file is and its cached
+/// analysis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchEntry {
+    /// UID.
+    pub uid: Uid,
+    /// The file's number when it was last indexed.
+    pub number: MessageNumber,
+    /// The file's identity when it was indexed.
+    pub identity: FileIdentity,
+    /// The cached analysis, header block included.
+    pub details: MessageDetails,
+}
+
 impl Store {
     /// Returns the cached analysis of the messages `uids` of mailbox `name`, in the order
+    /// given, with `None` for a UID the index no longer has. See
+    /// [`Store::search_entries`].
+    pub fn search_details(&self, name: &str, uids: &[Uid]) -> Result<Vec<Option<MessageDetails>>> {
+        let entries = self.search_entries(name, uids)?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| entry.map(|entry| entry.details))
+            .collect())
+    }
+
+    /// Returns the index entries of the messages `uids` of mailbox `name`, in the order
     /// given, with `None` for a UID the index no longer has. SEARCH uses it so that keys on
-    /// flags, dates, sizes and header fields open no message file.
+    /// flags, dates, sizes and header fields open no message file. The entries come from
+    /// one query over the range of `uids`, so a short, dense list of UIDs is cheapest.
     ///
     /// Rows indexed before the index cached header blocks get theirs here: the block is
     /// read from the message file once and stored. A file that is gone or was replaced
     /// since it was indexed is left for the next sync, and its `header` stays `None`.
-    pub fn search_details(&self, name: &str, uids: &[Uid]) -> Result<Vec<Option<MessageDetails>>> {
+    pub fn search_entries(&self, name: &str, uids: &[Uid]) -> Result<Vec<Option<SearchEntry>>> {
+        let (Some(&first), Some(&last)) = (uids.iter().min(), uids.iter().max()) else {
+            return Ok(Vec::new());
+        };
         let row = self.mailbox_row(name)?;
-        let mut found = Vec::with_capacity(uids.len());
-        let mut unfilled = Vec::new();
+        let indexed = self.index()?.indexed_range(row.id, first, last)?;
+        let indexed_uids: Vec<Uid> = indexed.iter().map(|(uid, ..)| *uid).collect();
+        let mut indexed: Vec<Option<_>> = indexed.into_iter().map(Some).collect();
+        let is_ascending = uids.windows(2).all(|pair| pair[0] < pair[1]);
+        let mut found: Vec<Option<SearchEntry>> = uids
+            .iter()
+            .map(|uid| {
+                let position = indexed_uids.binary_search(uid).ok()?;
+                // Each UID of an ascending list is looked up once, so its row can move.
+                let (uid, number, identity, details) = if is_ascending {
+                    indexed[position].take()?
+                } else {
+                    indexed[position].clone()?
+                };
+                Some(SearchEntry {
+                    uid,
+                    number,
+                    identity,
+                    details,
+                })
+            })
+            .collect();
+        if found
+            .iter()
+            .flatten()
+            .all(|entry| entry.details.header.is_some())
         {
-            let index = self.index();
-            for &uid in uids {
-                let details = index.details(row.id, uid)?;
-                if details.as_ref().is_some_and(|d| d.header.is_none())
-                    && let Some(message) = index.message(row.id, uid)?
-                {
-                    unfilled.push((found.len(), message));
-                }
-                found.push(details);
-            }
-        }
-        if unfilled.is_empty() {
             return Ok(found);
         }
 
         let folder = self.inner.root.folder(name)?;
         let mut filled = Vec::new();
-        for (position, message) in unfilled {
-            let Ok((file, identity)) = folder.open_message(message.number) else {
+        for (position, entry) in found.iter().enumerate() {
+            let Some(entry) = entry
+                .as_ref()
+                .filter(|entry| entry.details.header.is_none())
+            else {
                 continue;
             };
-            if identity != message.identity {
+            let Ok((file, identity)) = folder.open_message(entry.number) else {
+                continue;
+            };
+            if identity != entry.identity {
                 continue;
             }
             if let Some(header) = read_header(file) {
-                filled.push((position, message.uid, header));
+                filled.push((position, entry.uid, header));
             }
         }
-        self.index().write(|writer| {
+        self.writer().write(|writer| {
             for (_, uid, header) in &filled {
                 writer.set_header(row.id, *uid, header)?;
             }
             Ok(())
         })?;
         for (position, _, header) in filled {
-            if let Some(details) = &mut found[position] {
-                details.header = Some(header);
+            if let Some(entry) = &mut found[position] {
+                entry.details.header = Some(header);
             }
         }
         Ok(found)
+    }
+
+    /// Opens the file of a message that [`Store::search_entries`] returned, without a
+    /// query. A file that is gone or is no longer the one indexed (nmh removed, renumbered
+    /// or replaced it since) is [`StoreError::MessageNotFound`], and the caller syncs the
+    /// mailbox to notice the change.
+    pub fn open_entry(&self, name: &str, entry: &SearchEntry) -> Result<File> {
+        let missing = || StoreError::MessageNotFound {
+            mailbox: name.to_owned(),
+            uid: entry.uid.get(),
+        };
+        let folder = self.inner.root.folder(name)?;
+        match folder.open_message(entry.number) {
+            Ok((file, identity)) if identity == entry.identity => Ok(file),
+            _ => Err(missing()),
+        }
     }
 }
 

@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use asimapd_mh::{FileIdentity, MessageNumber};
+use asimapd_mh::{FileIdentity, MessageNumber, NumberSet};
 use asimapd_proto::{ModSeq, Uid, UidValidity};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::error::{Result, StoreError};
 use crate::flags::FlagSet;
-use crate::schema::{open_index, sqlite_error};
+use crate::schema::{open_index, open_read_only, sqlite_error};
 
 /// The highest UID handed out. One below `u32::MAX`, so that UIDNEXT, which is one above the
 /// highest UID, still fits the 32-bit `nz-number` of RFC 9051.
@@ -168,10 +168,18 @@ pub struct Totals {
 pub struct Index {
     conn: Connection,
     path: PathBuf,
+    /// Wakes the checkpoint thread after a write, when one runs for this connection.
+    checkpoints: Option<std::sync::mpsc::Sender<()>>,
 }
 
 const MAILBOX_COLUMNS: &str = "id, name, uid_validity, uid_next, highest_modseq, subscribed, \
      special_use, dir_dev, dir_ino, dir_btime_ns, recent_uid";
+
+/// The columns of a message row (as [`message_from_row`] reads them) followed by the cached
+/// analysis without the header block (as [`details_from_columns`] reads them from column 10).
+const ROW_WITH_DETAILS_COLUMNS: &str = "uid, number, dev, ino, size, mtime_ns, btime_ns, \
+     modseq, system_flags, keywords, internal_date, internal_zone, rfc822_size, envelope, \
+     body_structure";
 
 const MAX_UID_VALIDITY_KEY: &str = "max_uid_validity";
 
@@ -187,7 +195,42 @@ impl Index {
         Ok(Index {
             conn,
             path: path.to_owned(),
+            checkpoints: None,
         })
+    }
+
+    /// Opens a read-only connection to the index at `path`, which must already exist at
+    /// [`crate::SCHEMA_VERSION`] in WAL mode. Its queries do not wait for a write
+    /// transaction on another connection, and it cannot write.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let conn = open_read_only(path)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        Ok(Index {
+            conn,
+            path: path.to_owned(),
+            checkpoints: None,
+        })
+    }
+
+    /// Moves WAL checkpoints of this connection's writes to a thread of their own (see
+    /// [`crate::checkpoint`]). When the thread cannot start, SQLite's automatic checkpoint
+    /// stays on.
+    pub fn checkpoint_in_background(&mut self) {
+        match crate::checkpoint::spawn(&self.path) {
+            Ok(sender) => {
+                if self
+                    .conn
+                    .pragma_update(None, "wal_autocheckpoint", 0)
+                    .is_ok()
+                {
+                    self.checkpoints = Some(sender);
+                }
+            }
+            Err(error) => {
+                let index = self.path.display();
+                tracing::warn!(%index, %error, "failed to start the checkpoint thread; checkpoints stay in the writing command");
+            }
+        }
     }
 
     /// Returns the index file's path.
@@ -195,20 +238,36 @@ impl Index {
         &self.path
     }
 
+    /// Runs `body` in one read transaction, so that its queries see one state of the index
+    /// and share one WAL read lock instead of taking one each.
+    pub fn read<T>(&self, body: impl FnOnce(&Index) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|err| self.error(err))?;
+        let value = body(self)?;
+        tx.commit().map_err(|err| self.error(err))?;
+        Ok(value)
+    }
+
     /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`), committing when it returns
     /// `Ok`.
     pub fn write<T>(&mut self, body: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|err| sqlite_error(&path, err))?;
-        let writer = Writer { tx, path };
-        let value = body(&writer)?;
-        writer
-            .tx
-            .commit()
-            .map_err(|err| sqlite_error(&writer.path, err))?;
+        let value = {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|err| sqlite_error(&path, err))?;
+            let writer = Writer { tx, path };
+            let value = body(&writer)?;
+            writer
+                .tx
+                .commit()
+                .map_err(|err| sqlite_error(&writer.path, err))?;
+            value
+        };
+        self.wake_checkpoints();
         Ok(value)
     }
 
@@ -225,6 +284,22 @@ impl Index {
             .map_err(|reason| self.corrupt(reason))
     }
 
+    /// Wakes the checkpoint thread. A thread that is gone turns SQLite's automatic
+    /// checkpoint back on, so the WAL cannot grow without bound.
+    fn wake_checkpoints(&mut self) {
+        let Some(sender) = &self.checkpoints else {
+            return;
+        };
+        if sender.send(()).is_err() {
+            self.checkpoints = None;
+            let _ = self.conn.pragma_update(
+                None,
+                "wal_autocheckpoint",
+                crate::checkpoint::DEFAULT_AUTOCHECKPOINT,
+            );
+        }
+    }
+
     /// Returns every mailbox, sorted by name.
     pub fn mailboxes(&self) -> Result<Vec<MailboxRow>> {
         let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes ORDER BY name");
@@ -235,12 +310,7 @@ impl Index {
         let rows = statement
             .query_map([], mailbox_from_row)
             .map_err(|err| self.error(err))?;
-        let mut mailboxes = Vec::new();
-        for row in rows {
-            let row = row.map_err(|err| self.error(err))?;
-            mailboxes.push(row.map_err(|reason| self.corrupt(reason))?);
-        }
-        Ok(mailboxes)
+        self.collect(rows)
     }
 
     /// Returns a mailbox's messages in UID order.
@@ -255,12 +325,26 @@ impl Index {
         let rows = statement
             .query_map([mailbox_id], message_from_row)
             .map_err(|err| self.error(err))?;
-        let mut messages = Vec::new();
+        self.collect(rows)
+    }
+
+    /// Returns the message numbers of a mailbox's messages.
+    pub fn numbers(&self, mailbox_id: i64) -> Result<NumberSet> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT number FROM messages WHERE mailbox_id = ?1")
+            .map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map([mailbox_id], |row| row.get::<_, u32>(0))
+            .map_err(|err| self.error(err))?;
+        let mut numbers = NumberSet::new();
         for row in rows {
-            let row = row.map_err(|err| self.error(err))?;
-            messages.push(row.map_err(|reason| self.corrupt(reason))?);
+            let value = row.map_err(|err| self.error(err))?;
+            let number = MessageNumber::new(value)
+                .ok_or_else(|| self.corrupt(format!("message row with number {value}")))?;
+            numbers.insert(number);
         }
-        Ok(messages)
+        Ok(numbers)
     }
 
     /// Returns one message's row.
@@ -291,6 +375,88 @@ impl Index {
             .query_row(params![mailbox_id, uid.get()], details_from_row)
             .optional()
             .map_err(|err| self.error(err))
+    }
+
+    /// Returns the rows and cached analysis of a mailbox's messages with UIDs from `first` to
+    /// `last`, in UID order, in one query. The header block is left out (`header` is
+    /// `None`), because FETCH never reads it.
+    pub fn messages_with_details(
+        &self,
+        mailbox_id: i64,
+        first: Uid,
+        last: Uid,
+    ) -> Result<Vec<(MessageRow, MessageDetails)>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_WITH_DETAILS_COLUMNS} FROM messages \
+                 WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+            ))
+            .map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map(
+                params![mailbox_id, first.get(), last.get()],
+                row_with_details_from_row,
+            )
+            .map_err(|err| self.error(err))?;
+        self.collect(rows)
+    }
+
+    /// Returns one message's row and cached analysis, without the header block, like
+    /// [`Index::messages_with_details`].
+    pub fn message_with_details(
+        &self,
+        mailbox_id: i64,
+        uid: Uid,
+    ) -> Result<Option<(MessageRow, MessageDetails)>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_WITH_DETAILS_COLUMNS} FROM messages \
+                 WHERE mailbox_id = ?1 AND uid = ?2"
+            ))
+            .map_err(|err| self.error(err))?
+            .query_row(params![mailbox_id, uid.get()], row_with_details_from_row)
+            .optional()
+            .map_err(|err| self.error(err))?
+            .transpose()
+            .map_err(|reason| self.corrupt(reason))
+    }
+
+    /// Returns the UID, file number, file identity and cached analysis, header block
+    /// included, of every message of a mailbox with a UID from `first` to `last`, in UID
+    /// order, in one query.
+    pub fn indexed_range(
+        &self,
+        mailbox_id: i64,
+        first: Uid,
+        last: Uid,
+    ) -> Result<Vec<(Uid, MessageNumber, FileIdentity, MessageDetails)>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT internal_date, internal_zone, rfc822_size, envelope, body_structure, \
+                 header, uid, number, dev, ino, size, mtime_ns, btime_ns FROM messages \
+                 WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
+            )
+            .map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map(params![mailbox_id, first.get(), last.get()], |row| {
+                let details = details_from_row(row)?;
+                let uid: u32 = row.get(6)?;
+                let number: u32 = row.get(7)?;
+                let identity = identity_from_row(row, 8)?;
+                Ok((uid, number, identity, details))
+            })
+            .map_err(|err| self.error(err))?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (uid, number, identity, details) = row.map_err(|err| self.error(err))?;
+            let (Some(uid), Some(number)) = (Uid::new(uid), MessageNumber::new(number)) else {
+                return Err(self.corrupt(format!("message row with UID {uid} and number {number}")));
+            };
+            found.push((uid, number, identity, details));
+        }
+        Ok(found)
     }
 
     /// Returns the expunged UIDs of a mailbox with a MODSEQ above `since`, in UID order.
@@ -361,6 +527,19 @@ impl Index {
 
     fn error(&self, source: rusqlite::Error) -> StoreError {
         sqlite_error(&self.path, source)
+    }
+
+    /// Collects rows that a row function decoded, turning SQLite errors and corrupt rows
+    /// into store errors.
+    fn collect<T>(
+        &self,
+        rows: impl Iterator<Item = rusqlite::Result<std::result::Result<T, String>>>,
+    ) -> Result<Vec<T>> {
+        rows.map(|row| {
+            row.map_err(|err| self.error(err))?
+                .map_err(|reason| self.corrupt(reason))
+        })
+        .collect()
     }
 
     fn corrupt(&self, reason: String) -> StoreError {
@@ -781,17 +960,46 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Decoded<MessageRow>> {
     }))
 }
 
+/// Reads a file identity from the columns dev, ino, size, mtime_ns and btime_ns, starting
+/// at column `first`.
+fn identity_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<FileIdentity> {
+    Ok(FileIdentity {
+        dev: row.get::<_, i64>(first)? as u64,
+        ino: row.get::<_, i64>(first + 1)? as u64,
+        size: row.get::<_, i64>(first + 2)? as u64,
+        mtime_ns: i128::from(row.get::<_, i64>(first + 3)?),
+        btime_ns: row.get::<_, Option<i64>>(first + 4)?.map(i128::from),
+    })
+}
+
 fn details_from_row(row: &Row<'_>) -> rusqlite::Result<MessageDetails> {
     Ok(MessageDetails {
-        internal_date: InternalDate {
-            timestamp: row.get(0)?,
-            zone_minutes: row.get(1)?,
-        },
-        rfc822_size: row.get::<_, i64>(2)? as u64,
-        envelope: row.get(3)?,
-        body_structure: row.get(4)?,
         header: row.get(5)?,
+        ..details_from_columns(row, 0)?
     })
+}
+
+/// Reads INTERNALDATE, its zone, RFC822.SIZE, ENVELOPE and BODYSTRUCTURE from the columns
+/// starting at `first`, and leaves `header` as `None`.
+fn details_from_columns(row: &Row<'_>, first: usize) -> rusqlite::Result<MessageDetails> {
+    Ok(MessageDetails {
+        internal_date: InternalDate {
+            timestamp: row.get(first)?,
+            zone_minutes: row.get(first + 1)?,
+        },
+        rfc822_size: row.get::<_, i64>(first + 2)? as u64,
+        envelope: row.get(first + 3)?,
+        body_structure: row.get(first + 4)?,
+        header: None,
+    })
+}
+
+fn row_with_details_from_row(
+    row: &Row<'_>,
+) -> rusqlite::Result<Decoded<(MessageRow, MessageDetails)>> {
+    let message = message_from_row(row)?;
+    let details = details_from_columns(row, 10)?;
+    Ok(message.map(|message| (message, details)))
 }
 
 #[cfg(test)]

@@ -14,21 +14,27 @@
 //!   [`Store::status`], [`Store::select`] (a snapshot plus a [`MailboxEvent`] receiver).
 //! * Messages: [`Store::append`], [`Store::store_flags`], [`Store::expunge`],
 //!   [`Store::copy`], [`Store::move_messages`], [`Store::open_message`],
-//!   [`Store::search_details`] (cached analysis and header block, for SEARCH).
+//!   [`Store::read_messages`] (many messages for FETCH in one index query),
+//!   [`Store::search_details`], [`Store::search_entries`] and [`Store::open_entry`]
+//!   (cached analysis, header block and message file, for SEARCH).
 //! * Changes made by nmh: [`Store::check`] (cheap `stat` probe, before each command),
 //!   [`Store::sync`] (full pass), and [`Watcher`] (inotify with a polling fallback, plus a
 //!   periodic scan of every mailbox). Both passes first apply again any STORE of the last
 //!   [`FLAG_RECHECK_PERIOD`] that a stale `.mh_sequences` rewrite (`folder +F N`) undid.
 //! * The pure parts: [`reconcile`] and [`FlagMap`].
 
+mod append_watch;
+pub mod checkpoint;
 mod error;
 mod events;
+mod fetch;
 mod flag_writes;
 mod flags;
 mod headers;
 mod import;
 mod index;
 mod ops;
+mod pool;
 mod reconcile;
 mod schema;
 mod store;
@@ -37,9 +43,10 @@ mod watch;
 
 pub use error::{Result, StoreError};
 pub use events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
+pub use fetch::FetchedMessage;
 pub use flag_writes::FLAG_RECHECK_PERIOD;
 pub use flags::{DEFAULT_UNSEEN_SEQUENCE, FlagMap, FlagSet, SystemFlag};
-pub use headers::{MAX_CACHED_HEADER, header_block};
+pub use headers::{MAX_CACHED_HEADER, SearchEntry, header_block};
 pub use import::{
     ASIMAP_DB_FILE, Imported, ImportedMailbox, MAX_IMPORTED_UIDS, SkippedMailbox, expand_ranges,
     read_asimap_db,

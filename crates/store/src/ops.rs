@@ -5,15 +5,18 @@
 //! but not indexed becomes a new message, a sequence written but not indexed becomes a flag
 //! change, and a file removed but still indexed is expunged.
 
+use std::collections::HashSet;
 use std::fs::File;
+use std::sync::{MutexGuard, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use asimapd_mh::{
-    APPEND_WATCH_PERIOD, CopyRequest, Folder, KnownMessage, NumberSet, SequenceChange,
-    SequenceName, SequencesFile,
+    APPEND_WATCH_PERIOD, Appended, CopyRequest, Folder, KnownMessage, MessageNumber, NumberSet,
+    SequenceChange, SequenceName, SequencesFile,
 };
 use asimapd_proto::{Flag, ModSeq, Uid, UidValidity};
 
+use crate::append_watch::WatchedAppend;
 use crate::error::{Result, StoreError};
 use crate::events::MessageView;
 use crate::flags::{FlagSet, SystemFlag};
@@ -105,9 +108,12 @@ impl Store {
             modseq: ModSeq::new(row.highest_modseq + 1),
             ..MailboxUpdate::default()
         };
-        self.index().write(|w| w.apply(row.id, &update))?;
-        live.appends
-            .push((appended, Instant::now() + APPEND_WATCH_PERIOD));
+        self.writer().write(|w| w.apply(row.id, &update))?;
+        live.appends.push(WatchedAppend {
+            appended,
+            uid,
+            until: Instant::now() + APPEND_WATCH_PERIOD,
+        });
         send_update_events(&state, &update);
         Ok((row.uid_validity, uid))
     }
@@ -150,8 +156,16 @@ impl Store {
         let changes = self.flag_changes(&changed, &existing);
         if !changes.is_empty() {
             let written = folder.update_sequences(&changes)?;
+            let indexed = self.index()?.numbers(row.id)?;
             live.flag_writes
-                .record(&folder, &existing, &written, changes)?;
+                .record(&folder, &existing, &written, changes, &indexed)?;
+        }
+        // The append watch puts back, and gives a redelivered copy, the sequences of the
+        // message's current flags, not those given at APPEND.
+        for (message, new_flags) in &changed {
+            if let Some(watched) = live.appends.iter_mut().find(|w| w.uid == message.uid) {
+                watched.appended.sequences = self.sequences_for(new_flags, &existing);
+            }
         }
         let update = MailboxUpdate {
             flags: changed.iter().map(|(m, f)| (m.uid, f.clone())).collect(),
@@ -159,7 +173,7 @@ impl Store {
             modseq: ModSeq::new(modseq_value),
             ..MailboxUpdate::default()
         };
-        self.index().write(|w| w.apply(row.id, &update))?;
+        self.writer().write(|w| w.apply(row.id, &update))?;
         send_update_events(&state, &update);
         outcome.changed = changed
             .into_iter()
@@ -181,7 +195,7 @@ impl Store {
         let row = self.mailbox_row(name)?;
         let rows = match uids {
             Some(uids) => self.rows_for(&row, uids)?,
-            None => self.index().messages(row.id)?,
+            None => self.index()?.messages(row.id)?,
         };
         let deleted: Vec<&MessageRow> = rows
             .iter()
@@ -200,30 +214,60 @@ impl Store {
     /// Copies messages into another mailbox (RFC 9051 §6.4.7), keeping their flags and
     /// INTERNALDATE.
     pub fn copy(&self, from: &str, to: &str, uids: &[Uid]) -> Result<CopyOutcome> {
-        let (_, outcome, _) = self.transfer(from, to, uids)?;
+        let source_rows = {
+            let source_state = self.state(from);
+            let mut live = lock(&source_state.live);
+            self.check_locked(from, &source_state, &mut live)?;
+            let row = self.mailbox_row(from)?;
+            self.rows_for(&row, uids)?
+        };
+        let target_state = self.state(to);
+        let mut live = lock(&target_state.live);
+        self.check_locked(to, &target_state, &mut live)?;
+        let source = self.inner.root.folder(from)?;
+        let target = self.inner.root.folder(to)?;
+        let requests = self.transfer_requests(&source_rows, &target)?;
+        let transferred = source.copy_to(&target, &requests)?;
+        let (outcome, _) =
+            self.index_copies(&target_state, to, from, &source_rows, &transferred, &target)?;
         Ok(outcome)
     }
 
-    /// Moves messages into another mailbox (RFC 6851): copies them, then expunges them from
-    /// the source. Returns the COPYUID data and the UIDs expunged from the source.
+    /// Moves messages into another mailbox (RFC 6851). The files are renamed into the
+    /// target, so a crash at any point leaves each message in exactly one folder. If the
+    /// index did not record the move, the next reconciliation expunges the message from the
+    /// source and indexes it in the target. Returns the COPYUID data and the UIDs expunged
+    /// from the source.
     pub fn move_messages(
         &self,
         from: &str,
         to: &str,
         uids: &[Uid],
     ) -> Result<(CopyOutcome, Vec<Uid>)> {
-        let (source_rows, outcome, copied) = self.transfer(from, to, uids)?;
-        let state = self.state(from);
-        let mut live = lock(&state.live);
-        let row = self.mailbox_row(from)?;
-        let folder = self.inner.root.folder(from)?;
-        let moved: Vec<&MessageRow> = source_rows
+        let source_state = self.state(from);
+        let target_state = self.state(to);
+        // Both mailboxes stay locked until both index updates are written, so no other
+        // session's check finds the files moved while the index still lists them.
+        let (mut source_live, mut target_live) = lock_both(&source_state, &target_state, from, to);
+        self.check_locked(from, &source_state, &mut source_live)?;
+        if let Some(live) = target_live.as_mut() {
+            self.check_locked(to, &target_state, live)?;
+        }
+        let source_rows = self.rows_for(&self.mailbox_row(from)?, uids)?;
+        let source = self.inner.root.folder(from)?;
+        let target = self.inner.root.folder(to)?;
+        let requests = self.transfer_requests(&source_rows, &target)?;
+        let transferred = source.move_to(&target, &requests)?;
+        let (outcome, moved) =
+            self.index_copies(&target_state, to, from, &source_rows, &transferred, &target)?;
+        let moved_rows: Vec<&MessageRow> = source_rows
             .iter()
             .filter(|m| outcome.pairs.iter().any(|(source, _)| *source == m.uid))
             .collect();
-        let removed = folder.remove(&copied)?;
-        end_append_watches(&folder, &mut live, &removed.removed)?;
-        let expunged = self.commit_expunge(&state, &row, &moved, &removed.removed)?;
+        end_append_watches(&source, &mut source_live, &moved)?;
+        // Read again: a MOVE within one mailbox has just raised its UIDNEXT.
+        let row = self.mailbox_row(from)?;
+        let expunged = self.commit_expunge(&source_state, &row, &moved_rows, &moved)?;
         Ok((outcome, expunged))
     }
 
@@ -232,14 +276,11 @@ impl Store {
     /// [`StoreError::MessageNotFound`].
     pub fn open_message(&self, name: &str, uid: Uid) -> Result<OpenedMessage> {
         let row = self.mailbox_row(name)?;
-        let message = self
-            .index()
-            .message(row.id, uid)?
-            .ok_or_else(|| missing(name, uid))?;
-        let details = self
-            .index()
-            .details(row.id, uid)?
-            .ok_or_else(|| missing(name, uid))?;
+        let (message, details) = self.index()?.read(|index| {
+            let message = index.message(row.id, uid)?;
+            let details = index.details(row.id, uid)?;
+            message.zip(details).ok_or_else(|| missing(name, uid))
+        })?;
         let folder = self.inner.root.folder(name)?;
         match folder.open_message(message.number) {
             Ok((file, identity)) if identity == message.identity => {
@@ -252,56 +293,35 @@ impl Store {
         }
     }
 
-    /// Copies the messages and indexes the copies in the target. Returns the source rows,
-    /// the UID pairs and the source files that were copied.
-    fn transfer(
+    /// Returns what to ask the mh folder for: each message with the target's sequences for
+    /// its flags.
+    fn transfer_requests(
         &self,
-        from: &str,
-        to: &str,
-        uids: &[Uid],
-    ) -> Result<(Vec<MessageRow>, CopyOutcome, Vec<KnownMessage>)> {
-        let source_state = self.state(from);
-        let source_rows = {
-            let mut live = lock(&source_state.live);
-            self.check_locked(from, &source_state, &mut live)?;
-            let row = self.mailbox_row(from)?;
-            self.rows_for(&row, uids)?
-        };
-        let source_row = self.mailbox_row(from)?;
-        let source = self.inner.root.folder(from)?;
-
-        let target_state = self.state(to);
-        let mut live = lock(&target_state.live);
-        self.check_locked(to, &target_state, &mut live)?;
-        let target = self.inner.root.folder(to)?;
+        source_rows: &[MessageRow],
+        target: &Folder,
+    ) -> Result<Vec<CopyRequest>> {
         let existing = target.sequences()?.public;
-        let requests: Vec<CopyRequest> = source_rows
+        Ok(source_rows
             .iter()
             .map(|m| CopyRequest {
                 message: known(m),
                 sequences: self.sequences_for(&m.flags, &existing),
             })
-            .collect();
-        let transferred = source.copy_to(&target, &requests)?;
-        self.index_copies(
-            &target_state,
-            to,
-            &source_row,
-            &source_rows,
-            &transferred,
-            &source,
-        )
+            .collect())
     }
 
+    /// Indexes the files `transferred` put in the target. Returns the UID pairs and the
+    /// source messages that were transferred.
     fn index_copies(
         &self,
         target_state: &MailboxState,
         to: &str,
-        source_row: &MailboxRow,
+        from: &str,
         source_rows: &[MessageRow],
         transferred: &asimapd_mh::Transferred,
-        source: &Folder,
-    ) -> Result<(Vec<MessageRow>, CopyOutcome, Vec<KnownMessage>)> {
+        target: &Folder,
+    ) -> Result<(CopyOutcome, Vec<KnownMessage>)> {
+        let source_row = self.mailbox_row(from)?;
         let target_row = self.mailbox_row(to)?;
         let first = next_uid(&target_row, transferred.copied.len())?;
         let modseq_value = target_row.highest_modseq + 1;
@@ -313,10 +333,10 @@ impl Store {
                 continue;
             };
             let uid = Uid::new(first.get() + offset as u32).expect("UIDs above zero");
-            let cached = self.index().details(source_row.id, message.uid)?;
+            let cached = self.index()?.details(source_row.id, message.uid)?;
             let details = match cached {
                 Some(details) => details,
-                None => crate::sync::read_details(source, message.number, &message.identity)
+                None => crate::sync::read_details(target, copied.number, &copied.identity)
                     .ok_or_else(|| missing(&source_row.name, message.uid))?,
             };
             inserted.push(NewMessage {
@@ -338,13 +358,13 @@ impl Store {
             modseq: ModSeq::new(modseq_value),
             ..MailboxUpdate::default()
         };
-        self.index().write(|w| w.apply(target_row.id, &update))?;
+        self.writer().write(|w| w.apply(target_row.id, &update))?;
         send_update_events(target_state, &update);
         let outcome = CopyOutcome {
             uid_validity: target_row.uid_validity,
             pairs,
         };
-        Ok((source_rows.to_vec(), outcome, copied_sources))
+        Ok((outcome, copied_sources))
     }
 
     fn commit_expunge(
@@ -368,7 +388,7 @@ impl Store {
             modseq: ModSeq::new(row.highest_modseq + 1),
             ..MailboxUpdate::default()
         };
-        self.index().write(|w| w.apply(row.id, &update))?;
+        self.writer().write(|w| w.apply(row.id, &update))?;
         send_update_events(state, &update);
         Ok(expunged)
     }
@@ -378,13 +398,15 @@ impl Store {
         let mut wanted = uids.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
-        let index = self.index();
+        let index = self.index()?;
         if wanted.len() <= MAX_SINGLE_LOOKUPS {
-            let mut rows = Vec::with_capacity(wanted.len());
-            for uid in wanted {
-                rows.extend(index.message(row.id, uid)?);
-            }
-            return Ok(rows);
+            return index.read(|index| {
+                let mut rows = Vec::with_capacity(wanted.len());
+                for uid in wanted {
+                    rows.extend(index.message(row.id, uid)?);
+                }
+                Ok(rows)
+            });
         }
         let rows = index.messages(row.id)?;
         Ok(rows
@@ -394,7 +416,11 @@ impl Store {
     }
 
     /// Returns the sequences a message with `flags` belongs to.
-    fn sequences_for(&self, flags: &FlagSet, existing: &SequencesFile) -> Vec<SequenceName> {
+    pub(crate) fn sequences_for(
+        &self,
+        flags: &FlagSet,
+        existing: &SequencesFile,
+    ) -> Vec<SequenceName> {
         let map = &self.inner.flag_map;
         let one = NumberSet::new();
         let mut names = Vec::new();
@@ -515,20 +541,78 @@ fn now_date() -> InternalDate {
     }
 }
 
+/// Locks the live state of both mailboxes of a MOVE, in name order so that two MOVEs in
+/// opposite directions cannot deadlock. The second guard is `None` when both are one mailbox.
+fn lock_both<'a>(
+    source: &'a MailboxState,
+    target: &'a MailboxState,
+    from: &str,
+    to: &str,
+) -> (MutexGuard<'a, Live>, Option<MutexGuard<'a, Live>>) {
+    if from == to {
+        return (lock(&source.live), None);
+    }
+    if from < to {
+        let source_live = lock(&source.live);
+        (source_live, Some(lock(&target.live)))
+    } else {
+        let target_live = lock(&target.live);
+        (lock(&source.live), Some(target_live))
+    }
+}
+
 /// Ends the watch of appended messages that the server removed itself (EXPUNGE, MOVE), so the
 /// watch does not take the missing file for damage by nmh and link the private copy in again.
 fn end_append_watches(folder: &Folder, live: &mut Live, removed: &[KnownMessage]) -> Result<()> {
-    let (ended, kept): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut live.appends)
-            .into_iter()
-            .partition(|(appended, _)| {
-                removed.iter().any(|message| {
-                    message.number == appended.number
-                        && message.identity.ino == appended.identity.ino
-                })
-            });
+    let removed: HashSet<(MessageNumber, u64)> = removed
+        .iter()
+        .map(|message| (message.number, message.identity.ino))
+        .collect();
+    let (ended, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut live.appends).into_iter().partition(
+        |WatchedAppend { appended, .. }| {
+            removed.contains(&(appended.number, appended.identity.ino))
+        },
+    );
     live.appends = kept;
-    for (appended, _) in ended {
+    let ended: Vec<Appended> = ended.into_iter().map(|watched| watched.appended).collect();
+    if ended.is_empty() {
+        return Ok(());
+    }
+    remove_private_copies(folder, ended)
+}
+
+/// Removes the files kept for appends whose watch ended (the private copy and what else
+/// [`Folder::finish_append`] removes), on a thread of its own. A removal that frees an inode
+/// costs about as much as removing a message, and nothing reads these files once the watch
+/// ended, so EXPUNGE and MOVE do not wait for them. When the thread cannot be started, the
+/// files are removed here.
+// NOTE: a crash before the thread is done leaves the remaining files in the folder under
+// hidden `.asimapd-copy.*` names, which nmh and the store ignore.
+fn remove_private_copies(folder: &Folder, ended: Vec<Appended>) -> Result<()> {
+    let (sender, receiver) = mpsc::channel::<Vec<Appended>>();
+    let background = folder.clone();
+    let spawned = std::thread::Builder::new()
+        .name("private-copies".to_owned())
+        .spawn(move || {
+            for appends in receiver {
+                for appended in appends {
+                    if let Err(error) = background.finish_append(appended) {
+                        tracing::warn!(%error, folder = %background.path().display(), "removing the files of an ended append watch failed");
+                    }
+                }
+            }
+        });
+    let ended = match spawned {
+        Ok(_) => match sender.send(ended) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::SendError(ended)) => ended,
+        },
+        Err(error) => {
+            tracing::warn!(%error, folder = %folder.path().display(), "starting a thread failed; removing the files of ended append watches in the request");
+            ended
+        }
+    };
+    for appended in ended {
         folder.finish_append(appended)?;
     }
     Ok(())

@@ -9,12 +9,18 @@
 //!   number was renumbered by `folder -pack`, `sortm` or `mv`, and keeps its UID;
 //! * any other row is expunged: its file was removed, or its content changed (`anno`, `inc`
 //!   truncating it, a reused inode), which makes the file a new message;
-//! * files no row claims are new, and once settled get the next UIDs in number order;
-//! * UID order must stay number order, because nmh users and IMAP clients see the same
-//!   folder in the same order. When renumbering breaks that order, the fewest messages that
-//!   restore it (the complement of a longest increasing run) are expunged and added again
-//!   with new UIDs, keeping their flags. A kept message numbered above a new file is treated
-//!   the same way, since the new file's UID is above every kept one;
+//! * files no row claims are new, and once settled get the next UIDs in number order, above
+//!   every existing UID whatever their numbers;
+//! * the message sequence order is UID order, which follows file-number order for files that
+//!   settle in number order. A file that settles after a higher-numbered one was indexed
+//!   (`inc` still writing while the server appends, or a file copied in by hand) comes later
+//!   in IMAP than in nmh. Expunging the higher-numbered message to restore number order would
+//!   take away a UID that APPEND may have just returned to a client;
+//! * when renumbering changes the relative order of indexed messages (`sortm`), the fewest
+//!   messages that restore their previous relative order (the complement of a longest
+//!   increasing run) are expunged and added again with new UIDs, keeping their flags, so IMAP
+//!   clients see the new order. Renumbering that keeps the order (`folder -pack`) changes no
+//!   UID, and an order that already differed from number order is left as it is;
 //! * flags that differ from the row's become flag changes.
 //!
 //! Every change of one pass gets the same new MODSEQ, one above HIGHESTMODSEQ. UIDs come
@@ -135,8 +141,7 @@ pub fn reconcile(
             files[i].settled
         })
         .collect();
-    let lowest_new = new_files.iter().map(|&i| files[i].number).min();
-    let (kept, readded) = split_by_order(&matched, &files, lowest_new);
+    let (kept, readded) = split_by_order(&matched, &rows, &files);
 
     for &(row_index, file_index) in &kept {
         keep_message(&mut plan, rows[row_index], files[file_index], flag_map);
@@ -201,27 +206,31 @@ fn match_rows(rows: &[&MessageRow], files: &[&DiskMessage]) -> Vec<Option<usize>
 /// A matched pair: index of the row, index of the file.
 type Pair = (usize, usize);
 
-/// Splits matched pairs, given in UID order, into those that keep their UID and those that
-/// must be added again. The kept ones are a longest run whose numbers increase with the
-/// UIDs, among the pairs numbered below the lowest new file.
+/// Splits matched pairs into those that keep their UID and those that must be added again.
+/// The kept ones are a longest run whose new numbers increase with their numbers in the
+/// index, so no two kept messages changed their relative order.
 fn split_by_order(
     matched: &[Pair],
+    rows: &[&MessageRow],
     files: &[&DiskMessage],
-    lowest_new: Option<MessageNumber>,
 ) -> (Vec<Pair>, Vec<Pair>) {
-    let (candidates, mut readded): (Vec<_>, Vec<_>) = matched
+    let mut by_old_number = matched.to_vec();
+    by_old_number.sort_by_key(|(row_index, _)| rows[*row_index].number);
+    let numbers: Vec<MessageNumber> = by_old_number
         .iter()
-        .partition(|(_, file_index)| lowest_new.is_none_or(|low| files[*file_index].number < low));
-    let numbers: Vec<MessageNumber> = candidates.iter().map(|(_, f)| files[*f].number).collect();
+        .map(|(_, file_index)| files[*file_index].number)
+        .collect();
     let in_run = longest_increasing_run(&numbers);
-    let mut kept = Vec::with_capacity(candidates.len());
-    for (pair, keep) in candidates.into_iter().zip(in_run) {
+    let mut kept = Vec::with_capacity(by_old_number.len());
+    let mut readded = Vec::new();
+    for (pair, keep) in by_old_number.into_iter().zip(in_run) {
         if keep {
             kept.push(pair);
         } else {
             readded.push(pair);
         }
     }
+    kept.sort_unstable();
     (kept, readded)
 }
 
@@ -463,13 +472,40 @@ mod tests {
             added: &[(4, 2, Some(2)), (5, 3, Some(1))],
         },
         Case {
-            name: "new file below kept ones",
+            name: "new file below kept ones takes the next UID",
             index: &[(1, 1, 11), (2, 3, 13)],
             disk: &[(1, 11, 0), (2, 20, 0), (3, 13, 0)],
             uid_next: 3,
-            expunged: &[2],
+            expunged: &[],
             moved: &[],
-            added: &[(3, 2, None), (4, 3, Some(2))],
+            added: &[(3, 2, None)],
+        },
+        Case {
+            name: "late file below an append keeps both UIDs",
+            index: &[(1, 1, 11), (5, 4, 14), (6, 2, 12), (7, 3, 13)],
+            disk: &[(1, 11, 0), (2, 12, 0), (3, 13, 0), (4, 14, 0), (5, 15, 0)],
+            uid_next: 8,
+            expunged: &[],
+            moved: &[],
+            added: &[(8, 5, None)],
+        },
+        Case {
+            name: "folder -pack keeps an earlier order",
+            index: &[(1, 1, 11), (5, 4, 14), (6, 2, 12), (7, 3, 13)],
+            disk: &[(1, 12, 0), (2, 13, 0), (3, 14, 0)],
+            uid_next: 8,
+            expunged: &[1],
+            moved: &[(5, 3), (6, 1), (7, 2)],
+            added: &[],
+        },
+        Case {
+            name: "sortm after a late file re-adds the moved one",
+            index: &[(1, 1, 11), (5, 3, 13), (6, 2, 12)],
+            disk: &[(1, 13, 0), (2, 11, 0), (3, 12, 0)],
+            uid_next: 7,
+            expunged: &[5],
+            moved: &[(1, 2), (6, 3)],
+            added: &[(7, 1, Some(5))],
         },
         Case {
             name: "renumbered and new together",
@@ -534,24 +570,43 @@ mod tests {
     }
 
     #[test]
-    fn reconcile_keeps_uid_order_equal_to_number_order() {
+    fn reconcile_keeps_relative_order_of_kept_messages() {
         for case in CASES {
             let index: Vec<MessageRow> = case.index.iter().map(|&(u, n, i)| row(u, n, i)).collect();
             let disk: Vec<DiskMessage> = case.disk.iter().map(|&(n, i, v)| file(n, i, v)).collect();
             let plan = plan(&index, &disk, case.uid_next);
-            let mut after: Vec<(Uid, MessageNumber)> = index
+            let mut kept: Vec<(MessageNumber, MessageNumber)> = index
                 .iter()
                 .filter(|r| !plan.expunged.contains(&r.uid))
                 .map(|r| {
                     let moved = plan.moved.iter().find(|(u, _, _)| *u == r.uid);
-                    (r.uid, moved.map_or(r.number, |(_, n, _)| *n))
+                    (r.number, moved.map_or(r.number, |(_, n, _)| *n))
                 })
-                .chain(plan.added.iter().map(|a| (a.uid, a.number)))
                 .collect();
-            after.sort();
-            let numbers: Vec<MessageNumber> = after.iter().map(|(_, n)| *n).collect();
-            assert!(numbers.is_sorted(), "{}: numbers {numbers:?}", case.name);
+            kept.sort();
+            let new_numbers: Vec<MessageNumber> = kept.iter().map(|(_, n)| *n).collect();
+            assert!(
+                new_numbers.is_sorted(),
+                "{}: kept numbers {kept:?}",
+                case.name
+            );
+            let added_numbers: Vec<MessageNumber> = plan.added.iter().map(|a| a.number).collect();
+            assert!(
+                added_numbers.is_sorted(),
+                "{}: added numbers {added_numbers:?}",
+                case.name
+            );
         }
+    }
+
+    #[test]
+    fn late_file_causes_no_churn_on_later_passes() {
+        // UID 3 is message 3. Message 2 settled after it and got UID 4.
+        let index = [row(1, 1, 11), row(3, 3, 13), row(4, 2, 12)];
+        let disk = [file(1, 11, 0), file(2, 12, 0), file(3, 13, 0)];
+        let plan = plan(&index, &disk, 5);
+        assert!(plan.is_empty(), "{plan:?}");
+        assert_eq!(plan.modseq, None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Result, StoreError};
 
@@ -16,6 +16,12 @@ pub const INDEX_FILE: &str = ".asimapd.db";
 
 /// How long a writer waits for another process's write transaction before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes of the index file that a read-only connection maps into memory. SEARCH reads the
+/// cached header block of every message. Through the map those pages are read without one
+/// `pread` call each, and all connections share the mapped pages. Pages still in the WAL
+/// file are read with `pread`.
+pub(crate) const READER_MMAP_SIZE: i64 = 256 * 1024 * 1024;
 
 /// The migrations, in order. Never edit a released one: add a new step instead.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -68,6 +74,39 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 4: the raw header block, for SEARCH keys on header fields. NULL in rows indexed
     // before this step until a search fills it from the message file.
     "ALTER TABLE messages ADD COLUMN header BLOB;",
+    // 5: messages as a rowid table. The WITHOUT ROWID table of step 1 kept whole rows in
+    // its B-tree cells, with the cached ENVELOPE, BODYSTRUCTURE and header. Rows of a few
+    // KiB spilled to overflow pages, so each lookup by UID read and compared whole rows. A
+    // rowid table keeps the primary key in a separate index of small cells.
+    "CREATE TABLE messages_rowid (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        btime_ns INTEGER,
+        internal_date INTEGER NOT NULL,
+        rfc822_size INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        system_flags INTEGER NOT NULL DEFAULT 0,
+        keywords TEXT NOT NULL DEFAULT '',
+        internal_zone INTEGER,
+        envelope BLOB,
+        body_structure BLOB,
+        header BLOB,
+        PRIMARY KEY (mailbox_id, uid)
+    );
+    INSERT INTO messages_rowid (mailbox_id, uid, number, dev, ino, size, mtime_ns, btime_ns,
+        internal_date, rfc822_size, modseq, system_flags, keywords, internal_zone, envelope,
+        body_structure, header)
+    SELECT mailbox_id, uid, number, dev, ino, size, mtime_ns, btime_ns, internal_date,
+        rfc822_size, modseq, system_flags, keywords, internal_zone, envelope, body_structure,
+        header
+    FROM messages ORDER BY mailbox_id, uid;
+    DROP TABLE messages;
+    ALTER TABLE messages_rowid RENAME TO messages;",
 ];
 
 /// The schema version this build writes.
@@ -86,6 +125,19 @@ pub fn open_index(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(sqlite)?;
     migrate(&conn, path, SCHEMA_VERSION)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection to the index at `path`. The file must exist: the store
+/// opens it with [`open_index`] first, which also sets the WAL mode that this connection
+/// relies on to read while another connection writes.
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection> {
+    let sqlite = |source| sqlite_error(path, source);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+    conn.pragma_update(None, "mmap_size", READER_MMAP_SIZE)
+        .map_err(sqlite)?;
     Ok(conn)
 }
 
@@ -193,6 +245,68 @@ mod tests {
             assert_eq!(uid, 4, "message row kept from version {start}");
             assert_eq!(recent, 1, "recent_uid defaults from version {start}");
         }
+    }
+
+    #[test]
+    fn messages_move_to_rowid_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = index_path(&dir);
+        let conn = Connection::open(&path).unwrap();
+        migrate(&conn, &path, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO mailboxes (id, name, uid_validity, uid_next, highest_modseq)
+                 VALUES (1, 'inbox', 77, 9, 9);
+             INSERT INTO messages (mailbox_id, uid, number, dev, ino, size, mtime_ns, btime_ns,
+                 internal_date, rfc822_size, modseq, system_flags, keywords, internal_zone,
+                 envelope, body_structure, header)
+                 VALUES (1, 8, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 'work', -300, x'01', x'02', x'03');",
+        )
+        .unwrap();
+        drop(conn);
+
+        let conn = open_index(&path).unwrap();
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+        let row: (i64, i64, String, i64, Vec<u8>, Vec<u8>, Vec<u8>) = conn
+            .query_row(
+                "SELECT uid, system_flags, keywords, internal_zone, envelope, body_structure, \
+                 header FROM messages WHERE mailbox_id = 1 AND uid = 8",
+                [],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (8, 9, "work".to_owned(), -300, vec![1], vec![2], vec![3])
+        );
+        let duplicate = conn.execute(
+            "INSERT INTO messages (mailbox_id, uid, number, dev, ino, size, mtime_ns, \
+             internal_date, rfc822_size, modseq) VALUES (1, 8, 4, 1, 2, 3, 4, 5, 6, 7)",
+            [],
+        );
+        assert!(duplicate.is_err(), "(mailbox_id, uid) stays unique");
+        conn.execute("DELETE FROM mailboxes WHERE id = 1", [])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "deleting the mailbox still deletes its messages");
     }
 
     #[test]

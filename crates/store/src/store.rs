@@ -1,27 +1,31 @@
 //! The `Store`: one per user, shared by all of the user's sessions.
 //!
 //! Locking: each mailbox has its own mutex ([`MailboxState::live`]) that serialises its
-//! reconciliation and writes. The index mutex is taken only for short reads and one write
-//! transaction at a time, never across folder I/O. No code holds two mailbox mutexes at
-//! once, so COPY and MOVE between two mailboxes in opposite directions cannot deadlock.
+//! reconciliation and writes. Queries run on pooled read-only connections to the index
+//! (WAL mode), and the writer connection's mutex is taken for one write transaction at a
+//! time, never across folder I/O. Only MOVE holds two mailbox mutexes at once, and it takes
+//! them in name order, so MOVEs between two mailboxes in opposite directions cannot
+//! deadlock.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
-use asimapd_mh::{Appended, MailRoot, Probe, SettleWatch};
+use asimapd_mh::{MailRoot, Probe, SettleWatch};
 use asimapd_proto::{ModSeq, UidValidity};
 use tokio::sync::broadcast;
 
+use crate::append_watch::WatchedAppend;
 use crate::error::{Result, StoreError};
 use crate::events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
 use crate::flag_writes::FlagWrites;
 use crate::flags::FlagMap;
 use crate::import::{ASIMAP_DB_FILE, read_asimap_db};
 use crate::index::{DirIdentity, Index, MailboxRow};
+use crate::pool::{MAX_READERS, ReadPool, Reader};
 use crate::schema::INDEX_FILE;
 
 /// The `meta` key recording that `asimap.db` was imported (its value is the time, in
@@ -41,7 +45,10 @@ pub struct Store {
 pub(crate) struct Inner {
     pub(crate) root: MailRoot,
     pub(crate) flag_map: FlagMap,
-    pub(crate) index: Mutex<Index>,
+    /// The one connection that writes, used for write transactions only.
+    writer: Mutex<Index>,
+    /// Read-only connections for queries, which run beside each other and beside a write.
+    readers: ReadPool,
     mailboxes: Mutex<HashMap<String, Arc<MailboxState>>>,
     /// Set once the fallback from inotify to polling has been logged.
     pub(crate) polling_logged: AtomicBool,
@@ -61,8 +68,8 @@ pub(crate) struct Live {
     pub(crate) probe: Option<Probe>,
     /// New files seen but not settled yet.
     pub(crate) settle: SettleWatch,
-    /// Appends still watched for damage by nmh, with the end of their watch.
-    pub(crate) appends: Vec<(Appended, Instant)>,
+    /// Appends still watched for damage by nmh.
+    pub(crate) appends: Vec<WatchedAppend>,
     /// True when a later pass has work even if the probe is unchanged: files still
     /// settling, or new files that could not be read.
     pub(crate) pending: bool,
@@ -93,12 +100,15 @@ impl Store {
     /// Opens the store of the mail root: opens (creating and migrating) `.asimapd.db`, and
     /// imports the Python asimap's `asimap.db` once when one is present.
     pub fn open(root: MailRoot) -> Result<Store> {
-        let index = Index::open(&root.path().join(INDEX_FILE))?;
+        let path = root.path().join(INDEX_FILE);
+        let mut writer = Index::open(&path)?;
+        writer.checkpoint_in_background();
         let store = Store {
             inner: Arc::new(Inner {
                 flag_map: FlagMap::for_root(&root),
                 root,
-                index: Mutex::new(index),
+                writer: Mutex::new(writer),
+                readers: ReadPool::new(&path, MAX_READERS),
                 mailboxes: Mutex::new(HashMap::new()),
                 polling_logged: AtomicBool::new(false),
             }),
@@ -125,7 +135,7 @@ impl Store {
     /// Lists every folder on disk and every subscribed name, sorted by name.
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>> {
         let folders = self.inner.root.list_folders()?;
-        let rows = self.index().mailboxes()?;
+        let rows = self.index()?.mailboxes()?;
         let rows: HashMap<&str, &MailboxRow> = rows.iter().map(|r| (r.name.as_str(), r)).collect();
         let parents: std::collections::HashSet<String> = folders
             .iter()
@@ -180,7 +190,7 @@ impl Store {
             path: folder.path().to_owned(),
             source,
         })?;
-        let mut index = self.index();
+        let mut index = self.writer();
         index.write(|w| {
             let existing = w.mailbox(name)?;
             let subscribed = existing.as_ref().is_some_and(|row| row.subscribed);
@@ -210,9 +220,9 @@ impl Store {
                 },
                 other => StoreError::Mh(other),
             })?;
-        let rows = self.index().mailboxes()?;
+        let rows = self.index()?.mailboxes()?;
         let prefix = format!("{name}/");
-        let mut index = self.index();
+        let mut index = self.writer();
         index.write(|w| {
             for row in rows
                 .iter()
@@ -247,7 +257,7 @@ impl Store {
                 },
                 other => StoreError::Mh(other),
             })?;
-        self.index().write(|w| {
+        self.writer().write(|w| {
             if let Some(row) = w.mailbox(to)? {
                 w.delete_mailbox(row.id)?;
             }
@@ -261,7 +271,7 @@ impl Store {
     /// Subscribes to or unsubscribes from a name; the mailbox need not exist (RFC 9051
     /// §6.3.7).
     pub fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<()> {
-        self.index().write(|w| {
+        self.writer().write(|w| {
             let row = match w.mailbox(name)? {
                 Some(row) => row,
                 None => {
@@ -276,7 +286,7 @@ impl Store {
     /// Sets a mailbox's special-use attribute (RFC 6154), such as `\Sent`.
     pub fn set_special_use(&self, name: &str, special_use: Option<&str>) -> Result<()> {
         let row = self.mailbox_row(name)?;
-        self.index()
+        self.writer()
             .write(|w| w.set_special_use(row.id, special_use))
     }
 
@@ -284,7 +294,7 @@ impl Store {
     pub fn status(&self, name: &str) -> Result<MailboxStatus> {
         self.check(name)?;
         let row = self.mailbox_row(name)?;
-        let totals = self.index().totals(row.id, row.recent_uid)?;
+        let totals = self.index()?.totals(row.id, row.recent_uid)?;
         Ok(MailboxStatus {
             messages: totals.messages,
             recent: totals.recent,
@@ -317,7 +327,7 @@ impl Store {
             self.sync_locked(name, &state, &mut live)?;
         }
         let row = self.mailbox_row(name)?;
-        let rows = self.index().messages(row.id)?;
+        let rows = self.index()?.messages(row.id)?;
         let recent = if claims_recent {
             self.claim_recent(name)?
         } else {
@@ -336,7 +346,7 @@ impl Store {
     /// Claims every message no session has seen as `\Recent` yet and returns their UID
     /// range; later calls, from any session, get none of them again.
     pub fn claim_recent(&self, name: &str) -> Result<Range<u32>> {
-        let mut index = self.index();
+        let mut index = self.writer();
         index.write(|w| {
             let row = w.mailbox(name)?.ok_or_else(|| not_found(name))?;
             if row.recent_uid < row.uid_next {
@@ -350,16 +360,25 @@ impl Store {
     /// runs first.
     pub fn indexed_messages(&self, name: &str) -> Result<Vec<crate::index::MessageRow>> {
         let row = self.mailbox_row(name)?;
-        self.index().messages(row.id)
+        self.index()?.messages(row.id)
     }
 
     /// Returns the mailbox's index row.
     pub fn mailbox_row(&self, name: &str) -> Result<MailboxRow> {
-        self.index().mailbox(name)?.ok_or_else(|| not_found(name))
+        self.index()?.mailbox(name)?.ok_or_else(|| not_found(name))
     }
 
-    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
-        lock(&self.inner.index)
+    /// Takes a read-only connection for queries. It reads every write committed before the
+    /// query starts, and waits neither for other readers nor for a write transaction.
+    pub(crate) fn index(&self) -> Result<Reader<'_>> {
+        self.inner.readers.get()
+    }
+
+    /// Locks the connection for write transactions. Reads that a write depends on run
+    /// inside its transaction ([`crate::Writer`]), or under the mailbox's `live` lock,
+    /// which serialises the mailbox's writes.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Index> {
+        lock(&self.inner.writer)
     }
 
     pub(crate) fn state(&self, name: &str) -> Arc<MailboxState> {
@@ -396,7 +415,7 @@ impl Store {
 
     fn import_once(&self) -> Result<()> {
         let path = self.inner.root.path().join(ASIMAP_DB_FILE);
-        if !path.exists() || self.index().meta(ASIMAP_IMPORTED_KEY)?.is_some() {
+        if !path.exists() || self.index()?.meta(ASIMAP_IMPORTED_KEY)?.is_some() {
             return Ok(());
         }
         let imported = read_asimap_db(&path)?;
@@ -411,7 +430,7 @@ impl Store {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs() as i64);
-        self.index()
+        self.writer()
             .write(|w| w.set_meta(ASIMAP_IMPORTED_KEY, now))?;
         tracing::info!(
             path = %path.display(),

@@ -6,14 +6,19 @@
 //! in one transaction. A folder whose files did not change costs one directory listing and one
 //! `stat` per file, and no message file is opened.
 
+use std::ffi::OsStr;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::time::{Instant, SystemTime};
 
-use asimapd_mh::{AppendCheck, FileIdentity, Folder, MessageNumber, MhError, Probe, Snapshot};
+use asimapd_mh::{
+    APPEND_WATCH_PERIOD, FileIdentity, Folder, MessageNumber, MhError, Probe, Snapshot,
+};
 use asimapd_mime::Analysis;
 use asimapd_proto::{ModSeq, Uid};
 use rayon::prelude::*;
 
+use crate::append_watch::is_append_changed;
 use crate::error::{Result, StoreError};
 use crate::events::{MailboxEvent, MessageView};
 use crate::flags::FlagSet;
@@ -42,6 +47,27 @@ impl Store {
         self.sync_locked(name, &state, &mut live)
     }
 
+    /// Reports that a writer closed `file_name` in the folder of mailbox `name`: a message
+    /// file that still has the identity it has now is complete and settles at the next pass.
+    /// Names that are no message number, and files already gone, are ignored.
+    // NOTE: the identity is taken when the event is read, up to one event tick after the
+    // close. A writer that opened the file again meanwhile gets its partial file indexed, and
+    // the next pass then sees changed content and gives the file a new UID.
+    pub(crate) fn note_closed(&self, name: &str, file_name: &OsStr) {
+        let Some(number) = MessageNumber::parse_file_name(file_name.as_bytes()) else {
+            return;
+        };
+        let Ok(folder) = self.inner.root.folder(name) else {
+            return;
+        };
+        let Ok(identity) = folder.identity(number) else {
+            return;
+        };
+        let state = self.state(name);
+        let mut live = lock(&state.live);
+        live.settle.note_closed(number, &identity, Instant::now());
+    }
+
     pub(crate) fn check_locked(
         &self,
         name: &str,
@@ -58,7 +84,7 @@ impl Store {
             Err(err) => return Err(err.into()),
         };
         let same_dir = live.probe.is_some_and(|seen| seen.dir == probe.dir) && !live.pending;
-        if same_dir && !live.appends.is_empty() && self.watch_appends(&folder, live)? {
+        if same_dir && !live.appends.is_empty() && self.watch_appends(name, &folder, live)? {
             return self.sync_locked(name, state, live);
         }
         if same_dir && live.probe == Some(probe) {
@@ -90,7 +116,7 @@ impl Store {
             return self.sync_locked(name, state, live);
         }
         let row = self.mailbox_row(name)?;
-        let rows = self.index().messages(row.id)?;
+        let rows = self.index()?.messages(row.id)?;
         let numbers: Vec<MessageNumber> = rows.iter().map(|message| message.number).collect();
         let flags = self
             .inner
@@ -116,7 +142,7 @@ impl Store {
             modseq: ModSeq::new(row.highest_modseq + 1),
             ..MailboxUpdate::default()
         };
-        self.index().write(|w| w.apply(row.id, &update))?;
+        self.writer().write(|w| w.apply(row.id, &update))?;
         send_update_events(state, &update);
         Ok(())
     }
@@ -132,11 +158,15 @@ impl Store {
             return self.vanished(name, state);
         }
         live.flag_writes.repair(&folder)?;
-        self.watch_appends(&folder, live)?;
-        let (snapshot, present) = match stable_snapshot(&folder) {
+        if live.probe.is_none() {
+            remove_stale_files(&folder);
+        }
+        let (snapshot, present) = match self.snapshot_after_watch(name, &folder, live) {
             Ok(taken) => taken,
-            Err(MhError::FolderNotFound { .. }) => return self.vanished(name, state),
-            Err(err) => return Err(err.into()),
+            Err(StoreError::Mh(MhError::FolderNotFound { .. })) => {
+                return self.vanished(name, state);
+            }
+            Err(err) => return Err(err),
         };
         let dir = DirIdentity::of(folder.path()).map_err(|source| StoreError::Io {
             op: "stat",
@@ -144,7 +174,7 @@ impl Store {
             source,
         })?;
         let row = self.prepare_row(name, dir, state, live)?;
-        let rows = self.index().messages(row.id)?;
+        let rows = self.index()?.messages(row.id)?;
         let disk = self.disk_messages(&folder, &snapshot, present, &rows, live)?;
         let plan = reconcile(
             &rows,
@@ -164,7 +194,7 @@ impl Store {
         if unreadable > 0 {
             live.pending = true;
         }
-        self.index().write(|w| w.apply(row.id, &update))?;
+        self.writer().write(|w| w.apply(row.id, &update))?;
         tracing::debug!(
             mailbox = name,
             expunged = update.expunged.len(),
@@ -176,27 +206,26 @@ impl Store {
         Ok(())
     }
 
-    /// Runs the damage check on appends still watched and ends the watch of old ones.
-    /// Returns true when another writer changed one of them, so the folder needs a pass.
-    fn watch_appends(&self, folder: &Folder, live: &mut Live) -> Result<bool> {
-        let now = Instant::now();
-        let mut kept = Vec::new();
-        let mut changed = false;
-        let checks = folder.check_appends(live.appends.iter_mut().map(|(appended, _)| appended))?;
-        for ((appended, until), check) in std::mem::take(&mut live.appends).into_iter().zip(checks)
-        {
-            if check != AppendCheck::Intact {
-                changed = true;
-                tracing::info!(folder = %folder.path().display(), ?check, "append changed by another writer");
+    /// Takes a snapshot in which every watched append is intact. `inc` may write over an
+    /// append after the watch checked it, and reconciling such a snapshot would expunge the
+    /// append's UID, so the watch runs again first and the snapshot is taken again, up to
+    /// [`SNAPSHOT_ATTEMPTS`] times.
+    fn snapshot_after_watch(
+        &self,
+        name: &str,
+        folder: &Folder,
+        live: &mut Live,
+    ) -> Result<(Snapshot, Vec<(MessageNumber, FileIdentity)>)> {
+        self.watch_appends(name, folder, live)?;
+        let mut attempt = 1;
+        loop {
+            let (snapshot, present) = stable_snapshot(folder)?;
+            if attempt == SNAPSHOT_ATTEMPTS || !is_append_changed(&live.appends, &present) {
+                return Ok((snapshot, present));
             }
-            if now >= until || check == AppendCheck::Removed {
-                folder.finish_append(appended)?;
-            } else {
-                kept.push((appended, until));
-            }
+            self.watch_appends(name, folder, live)?;
+            attempt += 1;
         }
-        live.appends = kept;
-        Ok(changed)
     }
 
     /// Returns the mailbox's row, creating it for a new folder and starting it over under
@@ -208,7 +237,7 @@ impl Store {
         state: &MailboxState,
         live: &mut Live,
     ) -> Result<MailboxRow> {
-        let (row, replaced) = self.index().write(|w| {
+        let (row, replaced) = self.writer().write(|w| {
             let now = SystemTime::now();
             match w.mailbox(name)? {
                 None => {
@@ -305,7 +334,7 @@ impl Store {
         let modseq = plan.modseq.map_or(row.highest_modseq, |m| m.get());
         let mut reused = Vec::new();
         {
-            let index = self.index();
+            let index = self.index()?;
             for added in &plan.added {
                 let details = match added.previous_uid {
                     Some(previous) => index.details(row.id, previous)?,
@@ -355,7 +384,7 @@ impl Store {
     /// Handles a folder that disappeared: a subscribed mailbox keeps its row (emptied, and
     /// under a new UIDVALIDITY should the folder come back), any other loses it.
     fn vanished(&self, name: &str, state: &MailboxState) -> Result<()> {
-        self.index().write(|w| {
+        self.writer().write(|w| {
             let Some(row) = w.mailbox(name)? else {
                 return Ok(());
             };
@@ -430,6 +459,21 @@ pub(crate) fn read_details(
         zone_minutes: None,
     };
     Some(analyze(&bytes, date))
+}
+
+/// Removes the temporary files and private copies that a worker killed during an APPEND or
+/// its watch left in the folder. Only files older than the watch period go, so the copies of
+/// appends this process still watches stay. Runs on a mailbox's first pass in this process.
+fn remove_stale_files(folder: &Folder) {
+    match folder.remove_stale_temp_files(APPEND_WATCH_PERIOD) {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(folder = %folder.path().display(), removed, "removed stale temporary files");
+        }
+        Err(error) => {
+            tracing::warn!(folder = %folder.path().display(), %error, "failed to remove stale temporary files");
+        }
+    }
 }
 
 /// Analyses a message's bytes: RFC822.SIZE, ENVELOPE, BODYSTRUCTURE and the header block.
@@ -509,7 +553,7 @@ pub(crate) fn apply_import(store: &Store, imported: &Imported) -> Result<()> {
         if dir.is_none() && !mailbox.subscribed {
             continue;
         }
-        store.index().write(|w| {
+        store.writer().write(|w| {
             w.note_uid_validity(mailbox.uid_validity)?;
             if let Some(row) = w.mailbox(&mailbox.name)? {
                 w.delete_mailbox(row.id)?;

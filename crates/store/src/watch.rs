@@ -7,10 +7,13 @@
 //! mailbox. That pass covers files still settling, appends still watched, and mailboxes
 //! without a watch (no inotify, the kernel's `max_user_watches` or
 //! [`WatchConfig::max_watches`] reached, logged once per store).
+//! A message file that its writer closed (`IN_CLOSE_WRITE`) is reported to the settle watch,
+//! so the check right after the event indexes it without waiting for the settle interval.
 //! Every [`WatchConfig::scan_interval`] it runs a full [`Store::sync`] of every folder, which
 //! also catches messages rewritten in place (`anno`), which change no directory stamp.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -134,7 +137,11 @@ impl WatchState {
             std::thread::sleep(EVENT_TICK);
             let selected = self.selected_mailboxes();
             self.update_watches(&selected);
-            for name in self.changed_mailboxes() {
+            let (changed, closed) = self.changed_mailboxes();
+            for (name, file_name) in &closed {
+                self.store.note_closed(name, file_name);
+            }
+            for name in changed {
                 self.run_check(&name);
             }
             if last_poll.elapsed() >= self.config.poll_interval {
@@ -205,10 +212,13 @@ impl WatchState {
         }
     }
 
-    fn changed_mailboxes(&mut self) -> HashSet<String> {
+    /// Reads the pending inotify events. Returns the mailboxes whose folder changed, and the
+    /// files that a writer closed, by mailbox.
+    fn changed_mailboxes(&mut self) -> (HashSet<String>, Vec<(String, OsString)>) {
         let mut changed = HashSet::new();
+        let mut closed = Vec::new();
         let Some(inotify) = self.inotify.as_mut() else {
-            return changed;
+            return (changed, closed);
         };
         let mut buffer = [0u8; 8192];
         let mut removed = Vec::new();
@@ -218,6 +228,11 @@ impl WatchState {
                 any = true;
                 if let Some(name) = self.names.get(&event.wd) {
                     changed.insert(name.clone());
+                    if event.mask.contains(inotify::EventMask::CLOSE_WRITE)
+                        && let Some(file_name) = event.name
+                    {
+                        closed.push((name.clone(), file_name.to_owned()));
+                    }
                 }
                 if event.mask.contains(inotify::EventMask::Q_OVERFLOW) {
                     changed.extend(self.watched.keys().cloned());
@@ -237,7 +252,7 @@ impl WatchState {
                 self.watched.remove(&name);
             }
         }
-        changed
+        (changed, closed)
     }
 
     fn run_check(&self, name: &str) {

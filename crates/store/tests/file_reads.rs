@@ -140,3 +140,51 @@ fn indexing_opens_each_file_once() {
         "files opened more than once: {repeated:?}"
     );
 }
+
+#[test]
+fn reading_cached_details_opens_no_message() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_folder(dir.path(), "cached", NEW_FOLDER);
+    let store = open(dir.path());
+    let uids: Vec<_> = store
+        .select("cached")
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+
+    let mut read = Vec::new();
+    let opens = count_opens(&dir.path().join("cached"), || {
+        read = store
+            .read_messages("cached", &uids, |_| false, |file| file)
+            .unwrap();
+    });
+    assert!(!opens.overflowed, "inotify queue overflowed");
+    assert!(
+        opens.messages.is_empty(),
+        "{} message files were opened",
+        opens.messages.len()
+    );
+    assert_eq!(read.len(), NEW_FOLDER);
+    assert!(
+        read.iter()
+            .all(|m| m.as_ref().is_some_and(|m| m.content.is_none()))
+    );
+
+    let opens = count_opens(&dir.path().join("cached"), || {
+        read = store
+            .read_messages("cached", &uids, |_| true, |file| file)
+            .unwrap();
+    });
+    assert!(!opens.overflowed, "inotify queue overflowed");
+    assert_eq!(opens.messages.len(), NEW_FOLDER, "every file was opened");
+    assert!(
+        opens.messages.values().all(|&n| n == 1),
+        "a file was opened twice"
+    );
+    assert!(
+        read.iter()
+            .all(|m| m.as_ref().is_some_and(|m| m.content.is_some()))
+    );
+}

@@ -146,3 +146,70 @@ fn expunged_uid_has_no_details() {
     let details = store.search_details("inbox", &[missing]).unwrap();
     assert_eq!(details, vec![None]);
 }
+
+#[test]
+fn entries_follow_requested_order() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_folder(dir.path(), "inbox");
+    let store = open(dir.path());
+    let uids = all_uids(&store);
+    let ascending = store.search_entries("inbox", &uids).unwrap();
+    assert!(ascending.iter().all(Option::is_some));
+
+    let missing = Uid::new(MESSAGES + 100).unwrap();
+    let requested = [uids[3], uids[1], missing, uids[3], uids[0]];
+    let entries = store.search_entries("inbox", &requested).unwrap();
+    let found: Vec<Option<Uid>> = entries
+        .iter()
+        .map(|entry| entry.as_ref().map(|entry| entry.uid))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            Some(uids[3]),
+            Some(uids[1]),
+            None,
+            Some(uids[3]),
+            Some(uids[0])
+        ]
+    );
+    assert_eq!(entries[0], ascending[3]);
+    assert_eq!(entries[4], ascending[0]);
+    assert!(store.search_entries("inbox", &[]).unwrap().is_empty());
+}
+
+#[test]
+fn open_entry_rejects_replaced_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_folder(dir.path(), "inbox");
+    let store = open(dir.path());
+    let uids = all_uids(&store);
+    let entries = store.search_entries("inbox", &uids[..2]).unwrap();
+    let first = entries[0].as_ref().unwrap();
+    let second = entries[1].as_ref().unwrap();
+    assert!(store.open_entry("inbox", first).is_ok());
+
+    // A new file under the same number is not the message that was indexed.
+    let path = dir
+        .path()
+        .join("inbox")
+        .join(first.number.get().to_string());
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"Subject: replaced\n\nother\n").unwrap();
+    let error = store.open_entry("inbox", first).unwrap_err();
+    assert!(
+        matches!(error, asimapd_store::StoreError::MessageNotFound { .. }),
+        "{error:?}"
+    );
+
+    let path = dir
+        .path()
+        .join("inbox")
+        .join(second.number.get().to_string());
+    std::fs::remove_file(&path).unwrap();
+    let error = store.open_entry("inbox", second).unwrap_err();
+    assert!(
+        matches!(error, asimapd_store::StoreError::MessageNotFound { .. }),
+        "{error:?}"
+    );
+}

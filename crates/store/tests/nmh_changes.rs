@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::io::Read;
 use std::time::Duration;
 
 use asimapd_proto::Flag;
@@ -171,6 +172,54 @@ fn append_then_expunge() {
 }
 
 #[test]
+fn expunge_removes_watch_files() {
+    let Some(home) = home() else { return };
+    let store = open_store(&home);
+    let mut uids = Vec::new();
+    for id in ["x", "y", "z"] {
+        let (_, appended) = store
+            .append("inbox", &message(id, 1, 0), &FlagSet::new(), None)
+            .unwrap();
+        uids.push(appended);
+    }
+    // Each watched append keeps the same number of files: its private copy and the mh
+    // crate's helpers for the watch.
+    let initial = watch_files(&home, "inbox");
+    assert!(initial >= 3, "{initial} watch files for 3 appends");
+    assert_eq!(initial % 3, 0, "{initial} watch files for 3 appends");
+
+    let mut deleted = FlagSet::new();
+    deleted.insert(&Flag::Deleted);
+    store
+        .store_flags("inbox", &uids[..2], StoreMode::Add, &deleted, None)
+        .unwrap();
+    assert_eq!(store.expunge("inbox", None).unwrap(), uids[..2].to_vec());
+
+    // The files of the expunged messages' watches are removed in the background. Those of
+    // the message still watched stay.
+    sync_until(&store, "inbox", |_| {
+        watch_files(&home, "inbox") == initial / 3
+    });
+    assert_eq!(home.message_ids("inbox", None), vec!["<z@test>"]);
+    assert_eq!(uid_map(&store, "inbox"), vec![(uids[2].get(), "z".into())]);
+}
+
+/// Counts the files that the store keeps in `folder` while appended messages are watched
+/// (names starting with [`asimapd_mh::COPY_PREFIX`]).
+fn watch_files(home: &asimapd_testkit::nmh::NmhHome, folder: &str) -> usize {
+    std::fs::read_dir(home.folder_path(folder))
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(asimapd_mh::COPY_PREFIX)
+        })
+        .count()
+}
+
+#[test]
 fn copy_and_move_report_uid_pairs() {
     let Some(home) = home() else { return };
     home.create_folder("archive");
@@ -190,6 +239,114 @@ fn copy_and_move_report_uid_pairs() {
         vec![(1, "a".into()), (2, "b".into())]
     );
     home.mark_list("archive");
+}
+
+#[test]
+fn move_within_one_mailbox_gives_a_new_uid() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+
+    let (outcome, expunged) = store.move_messages("inbox", "inbox", &[uid(1)]).unwrap();
+
+    assert_eq!(outcome.pairs, vec![(uid(1), uid(3))]);
+    assert_eq!(expunged, vec![uid(1)]);
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(2, "b".into()), (3, "a".into())]
+    );
+    assert_eq!(store.status("inbox").unwrap().uid_next, 4);
+    home.mark_list("inbox");
+}
+
+#[test]
+fn opposite_moves_at_once_lose_and_duplicate_nothing() {
+    let Some(home) = home() else { return };
+    home.create_folder("archive");
+    let ids: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    fill_settled(&home, "inbox", &names[..10]);
+    let messages: Vec<Vec<u8>> = (10..20).map(|i| message(&format!("m{i}"), i, 2)).collect();
+    home.fill("archive", &messages);
+    for number in 1..=10 {
+        age(&home.folder_path("archive").join(number.to_string()));
+    }
+    let store = open_store(&home);
+
+    let movers: Vec<_> = [("inbox", "archive"), ("archive", "inbox")]
+        .into_iter()
+        .map(|(from, to)| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let first = store.select(from).unwrap().messages.first().map(|m| m.uid);
+                    if let Some(first) = first {
+                        store.move_messages(from, to, &[first]).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for mover in movers {
+        mover.join().unwrap();
+    }
+
+    let mut seen: Vec<String> = ["inbox", "archive"]
+        .iter()
+        .flat_map(|mailbox| uid_map(&store, mailbox).into_iter().map(|(_, id)| id))
+        .collect();
+    seen.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every message exactly once");
+    home.mark_list("inbox");
+    home.mark_list("archive");
+}
+
+#[test]
+fn append_refiled_with_unlink_stays_refiled() {
+    let Some(home) = home() else { return };
+    home.create_folder("archive");
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    store
+        .append("inbox", &message("new", 2, 0), &FlagSet::new(), None)
+        .unwrap();
+
+    home.run("refile", &["2", "-src", "+inbox", "-unlink", "+archive"]);
+    // The first check reconciles the changed folder, the second one checks the append.
+    store.check("inbox").unwrap();
+    store.check("inbox").unwrap();
+
+    assert_eq!(home.message_ids("inbox", None), vec!["<a@test>".to_owned()]);
+    assert_eq!(
+        home.message_ids("archive", None),
+        vec!["<new@test>".to_owned()]
+    );
+}
+
+#[test]
+fn first_pass_removes_stale_private_copies() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a"]);
+    let dir = home.folder_path("inbox");
+    let stale = dir.join(format!("{}left.1", asimapd_mh::COPY_PREFIX));
+    let fresh = dir.join(format!("{}new.1", asimapd_mh::COPY_PREFIX));
+    std::fs::write(&stale, message("left", 1, 0)).unwrap();
+    std::fs::write(&fresh, message("new", 1, 0)).unwrap();
+    age(&stale);
+
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+
+    assert!(
+        !stale.exists(),
+        "a copy older than the watch period is removed"
+    );
+    assert!(fresh.exists(), "a recent copy may still be watched");
+    assert_eq!(uid_map(&store, "inbox"), vec![(1, "a".into())]);
 }
 
 #[test]
@@ -300,6 +457,37 @@ fn refiled_message_appears_after_settling() {
         uid_map(&store, "inbox"),
         vec![(1, "a".into()), (2, "n".into())]
     );
+}
+
+#[test]
+fn append_keeps_uid_when_lower_file_settles() {
+    let Some(home) = home() else { return };
+    home.create_folder("copies");
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    // The file of an APPEND whose worker was killed after the link and before the index
+    // write: on disk, not indexed, and too new to be settled.
+    let orphan = home.folder_path("inbox").join("2");
+    std::fs::write(&orphan, message("orphan", 2, 0)).unwrap();
+    store.check("inbox").unwrap();
+    let (_, appended) = store
+        .append("inbox", &message("b", 3, 0), &FlagSet::new(), None)
+        .unwrap();
+    assert_eq!(appended, uid(2));
+
+    // The orphan settles after b was indexed, so it gets the next UID although its number is
+    // lower, and b keeps the UID that APPEND returned.
+    sync_until(&store, "inbox", |store| {
+        store.status("inbox").is_ok_and(|s| s.messages == 3)
+    });
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "a".into()), (2, "b".into()), (3, "orphan".into())]
+    );
+    let copied = store.copy("inbox", "copies", &[appended]).unwrap();
+    assert_eq!(copied.pairs, vec![(appended, uid(1))]);
+    assert_eq!(uid_map(&store, "copies"), vec![(1, "b".into())]);
 }
 
 #[test]
@@ -527,7 +715,77 @@ fn fetch_of_replaced_file_fails_and_resyncs() {
 }
 
 #[test]
-fn append_overwritten_in_place_is_redelivered() {
+fn read_messages_skips_replaced_file_and_resyncs() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let path = home.folder_path("inbox").join("3");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, message("other", 3, 0)).unwrap();
+    age(&path);
+
+    let requested = [uid(2), uid(3), uid(1), uid(9)];
+    let read = store
+        .read_messages("inbox", &requested, |_| false, |file| file)
+        .unwrap();
+    let found: Vec<bool> = read.iter().map(Option::is_some).collect();
+    assert_eq!(found, vec![true, false, true, false]);
+    let first = read[2].as_ref().unwrap();
+    assert!(first.content.is_none(), "no file was requested");
+    let opened = store.open_message("inbox", uid(1)).unwrap();
+    assert_eq!(first.details.rfc822_size, opened.details.rfc822_size);
+    assert_eq!(first.details.envelope, opened.details.envelope);
+    assert_eq!(first.details.body_structure, opened.details.body_structure);
+
+    // The replaced file made the call reconcile, without a select: UID 3 is expunged and
+    // the new file has a new UID.
+    let indexed: Vec<u32> = store
+        .indexed_messages("inbox")
+        .unwrap()
+        .iter()
+        .map(|row| row.uid.get())
+        .collect();
+    assert_eq!(indexed, vec![1, 2, 4]);
+}
+
+#[test]
+fn read_messages_opens_requested_files() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a", "b", "c"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+
+    // A dense set is read with one range query, a sparse one UID by UID.
+    let cases = [
+        (vec![uid(3), uid(1)], vec![Some("c"), Some("a")]),
+        (vec![uid(2), uid(4_000)], vec![Some("b"), None]),
+    ];
+    for (requested, expected) in cases {
+        let read = store
+            .read_messages("inbox", &requested, |_| true, |file| file)
+            .unwrap();
+        let ids: Vec<Option<String>> = read
+            .into_iter()
+            .map(|message| {
+                let mut text = String::new();
+                message?.content?.read_to_string(&mut text).unwrap();
+                let id = text.lines().find_map(|l| l.strip_prefix("Message-ID: <"))?;
+                Some(
+                    id.trim_end_matches('>')
+                        .trim_end_matches("@test")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<Option<String>> =
+            expected.iter().map(|id| id.map(str::to_owned)).collect();
+        assert_eq!(ids, expected, "UIDs {requested:?}");
+    }
+}
+
+#[test]
+fn append_overwritten_in_place_keeps_its_uid() {
     let Some(home) = home() else { return };
     let store = open_store(&home);
     let mut seen = FlagSet::new();
@@ -536,6 +794,11 @@ fn append_overwritten_in_place_is_redelivered() {
         .append("inbox", &message("mine", 1, 0), &seen, None)
         .unwrap();
     assert_eq!(appended, uid(1));
+    let mut flagged = FlagSet::new();
+    flagged.insert(&Flag::Flagged);
+    store
+        .store_flags("inbox", &[appended], StoreMode::Add, &flagged, None)
+        .unwrap();
 
     // What nmh's inc does to a number it picked from a stale listing: O_TRUNC and write.
     let path = home.folder_path("inbox").join("1");
@@ -544,18 +807,18 @@ fn append_overwritten_in_place_is_redelivered() {
     sync_until(&store, "inbox", |store| {
         store.status("inbox").is_ok_and(|s| s.messages == 2)
     });
-    let mut ids: Vec<String> = uid_map(&store, "inbox")
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    ids.sort();
-    assert_eq!(ids, vec!["incd".to_owned(), "mine".to_owned()]);
-    assert!(
-        !store
-            .indexed_messages("inbox")
-            .unwrap()
-            .iter()
-            .any(|m| m.uid == appended),
-        "the overwritten UID is expunged"
+
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![(1, "mine".into()), (2, "incd".into())],
+        "the appended message keeps its UID and inc's message gets the next one"
+    );
+    let rows = store.indexed_messages("inbox").unwrap();
+    assert!(rows[0].flags.has(SystemFlag::Flagged), "{:?}", rows[0]);
+    assert!(rows[0].flags.has(SystemFlag::Seen), "{:?}", rows[0]);
+    assert!(!rows[1].flags.has(SystemFlag::Flagged), "{:?}", rows[1]);
+    assert_eq!(
+        home.message_ids("inbox", Some("flagged")),
+        vec!["<mine@test>".to_owned()]
     );
 }

@@ -11,42 +11,13 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use asimapd_proto::Flag;
-use asimapd_store::{FLAG_RECHECK_PERIOD, FlagSet, StoreMode, SystemFlag, WatchConfig};
+use asimapd_store::{FLAG_RECHECK_PERIOD, StoreMode, SystemFlag, WatchConfig};
 use support::*;
 
 /// Messages in the folder; each gets one STORE.
 const COUNT: u32 = 40;
 /// Rounds of the race, each in a fresh folder.
 const ROUNDS: usize = 3;
-
-fn flagged() -> FlagSet {
-    let mut flags = FlagSet::new();
-    flags.insert(&Flag::Flagged);
-    flags
-}
-
-/// Returns the numbers in the `flagged` sequence, as nmh reads them.
-fn flagged_numbers(home: &asimapd_testkit::nmh::NmhHome, folder: &str) -> Vec<u32> {
-    let output = home.output(
-        "mark",
-        &[&format!("+{folder}"), "-list", "-sequence", "flagged"],
-    );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let Some(ranges) = text.lines().find_map(|line| line.strip_prefix("flagged: ")) else {
-        return Vec::new();
-    };
-    let mut numbers = Vec::new();
-    for range in ranges.split_whitespace() {
-        match range.split_once('-') {
-            Some((low, high)) => {
-                numbers.extend(low.parse::<u32>().unwrap()..=high.parse::<u32>().unwrap())
-            }
-            None => numbers.push(range.parse().unwrap()),
-        }
-    }
-    numbers
-}
 
 #[test]
 fn store_survives_concurrent_setcur() {
@@ -85,18 +56,20 @@ fn store_survives_concurrent_setcur() {
         });
         assert!(runs > 0, "folder +F never ran");
         setcur_runs += runs;
-        lost_before_repair += COUNT as usize - flagged_numbers(&home, &folder).len();
+        lost_before_repair += COUNT as usize - sequence_numbers(&home, &folder, "flagged").len();
 
         // The watcher re-checks within its poll interval; wait for the whole period.
         let deadline = Instant::now() + FLAG_RECHECK_PERIOD + Duration::from_secs(1);
-        while Instant::now() < deadline && flagged_numbers(&home, &folder).len() < COUNT as usize {
+        while Instant::now() < deadline
+            && sequence_numbers(&home, &folder, "flagged").len() < COUNT as usize
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         drop(watcher);
 
         let expected: Vec<u32> = (1..=COUNT).collect();
         assert_eq!(
-            flagged_numbers(&home, &folder),
+            sequence_numbers(&home, &folder, "flagged"),
             expected,
             "round {round}: every STORE is in .mh_sequences"
         );
@@ -137,10 +110,10 @@ fn stale_rewrite_is_repaired_on_check() {
     let mut rewritten = b"cur: 2\n".to_vec();
     rewritten.extend_from_slice(&stale);
     std::fs::write(&path, rewritten).unwrap();
-    assert!(flagged_numbers(&home, "inbox").is_empty());
+    assert!(sequence_numbers(&home, "inbox", "flagged").is_empty());
 
     store.check("inbox").unwrap();
-    assert_eq!(flagged_numbers(&home, "inbox"), [1]);
+    assert_eq!(sequence_numbers(&home, "inbox", "flagged"), [1]);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("cur: 2"), "the rewrite's cur is kept: {text}");
     let selected = store.select("inbox").unwrap();
@@ -161,7 +134,7 @@ fn later_nmh_change_is_not_undone() {
     home.run("mark", &["+inbox", "1", "-sequence", "flagged", "-delete"]);
     store.check("inbox").unwrap();
 
-    assert_eq!(flagged_numbers(&home, "inbox"), [2]);
+    assert_eq!(sequence_numbers(&home, "inbox", "flagged"), [2]);
     let selected = store.select("inbox").unwrap();
     assert!(!selected.messages[0].flags.has(SystemFlag::Flagged));
     assert!(selected.messages[1].flags.has(SystemFlag::Flagged));
@@ -187,14 +160,14 @@ fn watcher_repairs_without_session() {
     std::fs::write(&path, rewritten).unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(2);
-    while flagged_numbers(&home, "inbox").is_empty() {
+    while sequence_numbers(&home, "inbox", "flagged").is_empty() {
         assert!(
             Instant::now() < deadline,
             "the watcher did not repair the STORE within 2 seconds"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(flagged_numbers(&home, "inbox"), [1]);
+    assert_eq!(sequence_numbers(&home, "inbox", "flagged"), [1]);
 }
 
 /// A STORE that a later STORE reverses leaves the file as it was before both, which is also
@@ -215,7 +188,10 @@ fn reversed_store_stays_reversed() {
         .store_flags("reversed", &[uid(2)], StoreMode::Remove, &flagged(), None)
         .unwrap();
     store.check("reversed").unwrap();
-    assert_eq!(flagged_numbers(&home, "reversed"), Vec::<u32>::new());
+    assert_eq!(
+        sequence_numbers(&home, "reversed", "flagged"),
+        Vec::<u32>::new()
+    );
 
     let selected = store.select("reversed").unwrap();
     let flagged_uids: Vec<u32> = selected

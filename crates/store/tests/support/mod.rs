@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use asimapd_mh::{MailRoot, Profile};
-use asimapd_proto::Uid;
-use asimapd_store::{MailboxEvent, Store};
+use asimapd_proto::{Flag, Uid};
+use asimapd_store::{FlagSet, MailboxEvent, Store};
 use asimapd_testkit::nmh::{NmhHome, message, require_nmh};
 
 /// Creates a temporary nmh home with folder `inbox`; `None` when nmh is missing and skipping
@@ -112,4 +112,37 @@ pub fn wait_for_event(
 
 pub fn uid(value: u32) -> Uid {
     Uid::new(value).unwrap()
+}
+
+/// Returns a flag set with `\Flagged` alone.
+pub fn flagged() -> FlagSet {
+    let mut flags = FlagSet::new();
+    flags.insert(&Flag::Flagged);
+    flags
+}
+
+/// Returns the numbers in `sequence`, as nmh reads them.
+pub fn sequence_numbers(home: &NmhHome, folder: &str, sequence: &str) -> Vec<u32> {
+    let output = home.output(
+        "mark",
+        &[&format!("+{folder}"), "-list", "-sequence", sequence],
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let prefix = format!("{sequence}: ");
+    let Some(ranges) = text
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+    else {
+        return Vec::new();
+    };
+    let mut numbers = Vec::new();
+    for range in ranges.split_whitespace() {
+        match range.split_once('-') {
+            Some((low, high)) => {
+                numbers.extend(low.parse::<u32>().unwrap()..=high.parse::<u32>().unwrap())
+            }
+            None => numbers.push(range.parse().unwrap()),
+        }
+    }
+    numbers
 }
