@@ -61,6 +61,26 @@ impl Mapped {
     }
 }
 
+/// The bytes of a message file: a copy read into memory, or a mapping.
+#[derive(Debug)]
+pub(crate) enum FileBytes {
+    /// Read with `read`. A later in-place truncation of the file cannot fault a read of
+    /// this copy, as it can a read of a mapping.
+    Read(Vec<u8>),
+    /// Mapped with `mmap`.
+    Mapped(Mapped),
+}
+
+impl FileBytes {
+    /// Returns the bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            FileBytes::Read(bytes) => bytes,
+            FileBytes::Mapped(mapped) => mapped.bytes(),
+        }
+    }
+}
+
 impl Drop for Mapped {
     fn drop(&mut self) {
         if self.len > 0 {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Worker, message, status};
+use common::{Client, Worker, literal_len, message, status};
 
 const MIXED: &[u8] = include_bytes!("../../mime/tests/fixtures/03-mixed-attachments.eml");
 const ALTERNATIVE: &[u8] = include_bytes!("../../mime/tests/fixtures/02-alternative-qp.eml");
@@ -694,6 +694,32 @@ async fn header_search_opens_no_message_file() {
 }
 
 #[tokio::test]
+async fn search_spans_many_batches() {
+    // Header keys read the index in batches of 256 and BODY reads files in batches of 32.
+    // Threads share the batches out, and the result must still be in sequence order.
+    let messages: Vec<Vec<u8>> = (1..=700).map(|n| message(&format!("m{n}"))).collect();
+    let (worker, mut client) = selected(&messages).await;
+    let expected: Vec<String> = (1..=700u32)
+        .filter(|n| n.to_string().contains("37"))
+        .map(|n| n.to_string())
+        .collect();
+    let expected = format!("* SEARCH {}", expected.join(" "));
+    for command in [
+        "SEARCH SUBJECT 37",
+        "SEARCH HEADER Message-ID 37",
+        "SEARCH BODY \"OF M\" BODY 37",
+        "SEARCH TEXT 37 NOT FLAGGED",
+    ] {
+        let lines = client.ok(command).await;
+        assert_eq!(lines[0], expected, "{command}");
+    }
+    let lines = client.ok("SEARCH 690:* HEADER Message-ID @TEST").await;
+    let tail: Vec<String> = (690..=700).map(|n: u32| n.to_string()).collect();
+    assert_eq!(lines[0], format!("* SEARCH {}", tail.join(" ")));
+    worker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn oversized_header_still_searchable() {
     // A header block over the index's cache limit is read from the message file.
     let mut large = b"From: big@example.org\nSubject: oversized header\n".to_vec();
@@ -707,5 +733,45 @@ async fn oversized_header_still_searchable() {
     assert_eq!(lines[0], "* SEARCH 2");
     let lines = client.ok("SEARCH FROM big@example.org").await;
     assert_eq!(lines[0], "* SEARCH 2");
+    worker.shutdown().await.unwrap();
+}
+
+/// FETCH loads messages in batches and opens files over 64 KiB only when their response is
+/// written. Bodies of both kinds, across several batches, must arrive whole and in order.
+#[tokio::test]
+async fn fetch_bodies_across_batches() {
+    let ids: Vec<String> = (1..=150).map(|n| format!("m{n}")).collect();
+    let messages: Vec<Vec<u8>> = ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            let padding = if index % 7 == 0 { 4_000 } else { 0 };
+            asimapd_testkit::nmh::message(id, 1, padding)
+        })
+        .collect();
+    let (worker, mut client) = selected(&messages).await;
+
+    let lines = client.ok("FETCH 1:* (RFC822.SIZE BODY.PEEK[])").await;
+    let headers: Vec<&String> = lines.iter().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(headers.len(), ids.len());
+    for (position, id) in ids.iter().enumerate() {
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("* {} FETCH (", position + 1)))
+            .unwrap_or_else(|| panic!("no FETCH response for message {}", position + 1));
+        let size: usize = lines[header]
+            .split("RFC822.SIZE ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|size| size.parse().ok())
+            .unwrap_or_else(|| panic!("no RFC822.SIZE in {:?}", lines[header]));
+        let literal = literal_len(&lines[header]).expect("BODY[] literal");
+        assert_eq!(literal, size, "message {id}");
+        let body = &lines[header + 1];
+        assert!(body.contains(&format!("<{id}@test>")), "message {id}");
+        assert_eq!(body.len(), literal + ")".len(), "message {id}");
+    }
+    let sizes_above_limit = messages.iter().filter(|m| m.len() > 64 * 1024).count();
+    assert!(sizes_above_limit > 20, "{sizes_above_limit} large messages");
     worker.shutdown().await.unwrap();
 }

@@ -10,7 +10,7 @@ use asimapd_store::{InternalDate, MessageDetails};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::CommandError;
-use crate::mapped::Mapped;
+use crate::mapped::FileBytes;
 use crate::output::Output;
 
 /// Body literals above this size are streamed straight to the socket while the output is
@@ -24,8 +24,8 @@ const STREAM_CHUNK: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct LoadedMessage {
     pub(crate) details: MessageDetails,
-    /// The mapped file and its analysis, when a requested item needs the content.
-    pub(crate) content: Option<(Mapped, Analysis)>,
+    /// The file's bytes and their analysis, when a requested item needs the content.
+    pub(crate) content: Option<(FileBytes, Analysis)>,
 }
 
 /// Expands the macros ALL, FAST and FULL (RFC 9051 §6.4.5) and, for UID FETCH, puts UID
@@ -63,22 +63,51 @@ pub(crate) fn needs_details(attributes: &[FetchAttribute]) -> bool {
         .any(|a| !matches!(a, FetchAttribute::Flags | FetchAttribute::Uid))
 }
 
-/// Returns true when an item needs the message content.
-pub(crate) fn needs_file(attributes: &[FetchAttribute]) -> bool {
-    use FetchAttribute as A;
-    attributes.iter().any(|a| {
-        matches!(
-            a,
-            A::Rfc822
-                | A::Rfc822Header
-                | A::Rfc822Text
-                | A::Body
-                | A::BodyStructure
-                | A::BodySection { .. }
-                | A::Binary { .. }
-                | A::BinarySize { .. }
-        )
-    })
+/// The items of a FETCH request that need a message's file opened and analysed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FileNeeds {
+    /// True when an item reads every message's content (body sections, RFC822, BODY, BINARY).
+    always: bool,
+    /// True when ENVELOPE was requested, which needs the file only where none is cached.
+    envelope: bool,
+    /// True when BODYSTRUCTURE was requested, which needs the file only where none is cached.
+    body_structure: bool,
+}
+
+impl FileNeeds {
+    /// Finds the items of a request that need the message content.
+    pub(crate) fn of(attributes: &[FetchAttribute]) -> Self {
+        use FetchAttribute as A;
+        let always = attributes.iter().any(|a| {
+            matches!(
+                a,
+                A::Rfc822
+                    | A::Rfc822Header
+                    | A::Rfc822Text
+                    | A::Body
+                    | A::BodySection { .. }
+                    | A::Binary { .. }
+                    | A::BinarySize { .. }
+            )
+        });
+        FileNeeds {
+            always,
+            envelope: attributes.contains(&A::Envelope),
+            body_structure: attributes.contains(&A::BodyStructure),
+        }
+    }
+
+    /// Returns true when an item reads the content of every message.
+    pub(crate) fn reads_every_file(&self) -> bool {
+        self.always
+    }
+
+    /// Returns true when the message with the cached `details` needs its file.
+    pub(crate) fn needs_file(&self, details: &MessageDetails) -> bool {
+        self.always
+            || (self.envelope && details.envelope.is_none())
+            || (self.body_structure && details.body_structure.is_none())
+    }
 }
 
 /// The per-message inputs of one FETCH response, besides the loaded data.

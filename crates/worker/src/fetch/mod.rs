@@ -5,5 +5,5 @@
 mod items;
 
 pub(crate) use items::{
-    LoadedMessage, ResponseContext, needs_details, needs_file, normalize, write_response,
+    FileNeeds, LoadedMessage, ResponseContext, needs_details, normalize, write_response,
 };
