@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use asimapd_e2e::{
-    E2eError, FetchedMessage, ImapClient, MailHome, Server, ServerOptions, Status, TestMessage,
-    parse_fetch,
+    E2eError, FetchedMessage, ImapClient, MailHome, Response, Server, ServerOptions, Status,
+    TestMessage, parse_fetch, parse_uid_set,
 };
 use asimapd_testkit::require_tool;
 use nix::sys::signal::{Signal, kill};
@@ -38,13 +38,17 @@ struct Ledger {
     appended: BTreeSet<String>,
     /// Message-IDs whose APPEND was sent but not answered (the worker died).
     uncertain_appends: BTreeSet<String>,
-    /// Message-IDs whose COPY to `copies` was answered OK and not expunged since.
+    /// Message-IDs that a COPY to `copies` completed with OK and a COPYUID naming them, and not
+    /// expunged since.
     copied: BTreeSet<String>,
     /// Message-IDs in `copies` whose STORE +FLAGS (\Flagged) was answered OK.
     flagged: BTreeSet<String>,
     /// Message-IDs expunged from `copies` with an OK answer.
     expunged_copies: BTreeSet<String>,
-    /// Message-IDs whose MOVE was answered OK.
+    /// Message-IDs in `copies` whose EXPUNGE got no reply (the worker died), so the copy may
+    /// be gone.
+    uncertain_expunges: BTreeSet<String>,
+    /// Message-IDs that a MOVE completed with OK and a COPYUID naming them.
     moved: BTreeSet<String>,
     /// Every (mailbox, UID) ever reported, with the Message-ID it named.
     uids: BTreeMap<(String, u32), String>,
@@ -220,6 +224,36 @@ fn check_nmh(home: &MailHome) -> Vec<String> {
     problems
 }
 
+/// Lists each folder's message and backup files with inode and Message-ID, for a failure.
+fn describe_folders(home: &MailHome) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut lines = Vec::new();
+    for folder in ["inbox", MOVED, COPIES] {
+        let Ok(entries) = std::fs::read_dir(home.folder(folder)) else {
+            continue;
+        };
+        let mut files: Vec<(String, u64, String)> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_str()?.to_owned();
+                let meta = entry.metadata().ok()?;
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let id = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Message-ID: "))
+                    .unwrap_or("-")
+                    .to_owned();
+                Some((name, meta.ino(), id))
+            })
+            .collect();
+        files.sort();
+        for (name, ino, id) in files {
+            lines.push(format!("{folder}/{name} ino {ino} {id}"));
+        }
+    }
+    lines.join("\n")
+}
+
 /// Runs the checks after a restart until they pass or [`SETTLE_TIMEOUT`] passes: a restarted
 /// worker exposes a file it finds unindexed only once the file has stopped changing.
 fn check_store(
@@ -237,8 +271,9 @@ fn check_store(
         }
         assert!(
             Instant::now() < deadline,
-            "after a restart, still after {SETTLE_TIMEOUT:?}:\n{}",
-            problems.join("\n")
+            "after a restart, still after {SETTLE_TIMEOUT:?}:\n{}\nfiles on disk:\n{}",
+            problems.join("\n"),
+            describe_folders(home)
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -280,11 +315,15 @@ fn client_round(
         message.id,
         uids.len()
     );
-    let uid = uids[0];
+    let mut uid = uids[0];
 
     let copy = client.run(&format!("UID COPY {uid} {COPIES}"))?;
     if copy.status == Status::Ok {
-        ledger.lock().unwrap().copied.insert(message.id.clone());
+        if transferred(&copy, uid)? {
+            ledger.lock().unwrap().copied.insert(message.id.clone());
+        } else {
+            uid = find_renumbered(client, &message.id, uid, "COPY")?;
+        }
     }
 
     client.ok(&format!("SELECT {COPIES}"))?;
@@ -294,14 +333,26 @@ fn client_round(
     let oldest = client.run("FETCH 1 (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")?;
     let first = parse_fetch(&oldest).into_iter().next();
     if let Some(first) = first.filter(|_| number.is_multiple_of(3)) {
-        let deleted = format!("UID STORE {} +FLAGS.SILENT (\\Deleted)", first.uid);
-        client.ok(&deleted)?;
-        let expunge = client.run("EXPUNGE")?;
-        if expunge.status == Status::Ok {
-            let mut ledger = ledger.lock().unwrap();
-            ledger.copied.remove(&first.message_id);
-            ledger.flagged.remove(&first.message_id);
-            ledger.expunged_copies.insert(first.message_id);
+        let deleted = format!("UID STORE {} +FLAGS (\\Deleted)", first.uid);
+        let stored = client.ok(&deleted)?;
+        // UID STORE ignores a UID that a reconciliation replaced since the FETCH (RFC 3501
+        // §6.4.8). The message then stays in `copies` and in the ledger.
+        let is_marked = parse_fetch(&stored).iter().any(|message| {
+            message.uid == first.uid && message.flags.iter().any(|flag| flag == "\\Deleted")
+        });
+        if is_marked {
+            {
+                let mut ledger = ledger.lock().unwrap();
+                ledger.copied.remove(&first.message_id);
+                ledger.flagged.remove(&first.message_id);
+                ledger.uncertain_expunges.insert(first.message_id.clone());
+            }
+            let expunge = client.run("EXPUNGE")?;
+            if expunge.status == Status::Ok {
+                let mut ledger = ledger.lock().unwrap();
+                ledger.uncertain_expunges.remove(&first.message_id);
+                ledger.expunged_copies.insert(first.message_id);
+            }
         }
     }
 
@@ -309,10 +360,53 @@ fn client_round(
         client.ok("SELECT INBOX")?;
         let moved = client.run(&format!("UID MOVE {uid} {MOVED}"))?;
         if moved.status == Status::Ok {
-            ledger.lock().unwrap().moved.insert(message.id.clone());
+            if transferred(&moved, uid)? {
+                ledger.lock().unwrap().moved.insert(message.id.clone());
+            } else {
+                find_renumbered(client, &message.id, uid, "MOVE")?;
+            }
         }
     }
     Ok(())
+}
+
+/// Returns true when the COPYUID code of a completed COPY or MOVE lists `uid` as a source,
+/// that is when the server copied or moved that message.
+fn transferred(response: &Response, uid: u32) -> Result<bool, E2eError> {
+    let Some(code) = response.code("COPYUID") else {
+        return Ok(false);
+    };
+    let mut fields = code.split_whitespace();
+    let source = fields
+        .nth(1)
+        .ok_or_else(|| E2eError::Protocol(format!("COPYUID without source UIDs: {code}")))?;
+    Ok(parse_uid_set(source)?.contains(&uid))
+}
+
+/// Checks a COPY or MOVE of `uid` in INBOX that completed with OK but transferred nothing,
+/// and returns the message's new UID. A UID command ignores a UID that no longer exists (RFC
+/// 3501 §6.4.8), so such an OK means that a reconciliation expunged the message and added it
+/// again under a new UID. No mail may be lost, so the message must still be in INBOX exactly
+/// once, under another UID.
+fn find_renumbered(
+    client: &mut ImapClient,
+    id: &str,
+    uid: u32,
+    command: &str,
+) -> Result<u32, E2eError> {
+    let search = client.ok(&format!("UID SEARCH HEADER Message-ID \"{id}\""))?;
+    let uids = search.search_numbers();
+    assert_eq!(
+        uids.len(),
+        1,
+        "{command} of UID {uid} ({id}) transferred nothing, and INBOX holds it {} times",
+        uids.len()
+    );
+    assert_ne!(
+        uids[0], uid,
+        "{command} of UID {uid} ({id}) transferred nothing although the message kept its UID"
+    );
+    Ok(uids[0])
 }
 
 /// Logs in, retrying while the worker restarts.
