@@ -35,6 +35,8 @@ const USER: &str = "bench";
 const PASSWORD: &str = "secret";
 /// Time given to servers after opening idle connections, before memory is read.
 const IDLE_SETTLE: Duration = Duration::from_secs(3);
+/// The name `--only` matches to run the memory readings of idle connections.
+const MEMORY_WORKLOAD: &str = "memory of idle connections";
 
 #[derive(Debug, Parser)]
 #[command(about = "Run the same IMAP workloads against asimapd and Dovecot and compare them.")]
@@ -52,7 +54,8 @@ struct Args {
     #[arg(long)]
     large_runs: Option<usize>,
     /// Run only the workloads whose name contains one of these texts (case-insensitive,
-    /// comma-separated)
+    /// comma-separated); the idle-connection memory readings are named "memory of idle
+    /// connections"
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seed of the generated corpus
@@ -122,10 +125,12 @@ fn run(args: &Args) -> Result<String> {
             .with_context(|| format!("failed to open INBOX on {}", server.name))?;
     }
     let rows = run_workloads(args, &bench, &servers, &work);
-    let memory = measure_memory(args, &bench, &servers);
     let mut markdown = report::environment(args.seed, &servers_tls(&bench, &servers));
     markdown.push_str(&report::table(&rows));
-    markdown.push_str(&report::memory_table(&memory));
+    if is_selected(&args.only, MEMORY_WORKLOAD) {
+        let memory = measure_memory(args, &bench, &servers);
+        markdown.push_str(&report::memory_table(&memory));
+    }
     fs::write(work.join("results.md"), &markdown)?;
     for (mut server, _) in servers {
         server.stop();
@@ -316,11 +321,9 @@ fn run_workloads(
     servers: &[(Server, Target)],
     work: &Path,
 ) -> Vec<Row> {
-    let only: Vec<String> = args.only.iter().map(|text| text.to_lowercase()).collect();
     let mut rows = Vec::new();
     for workload in workloads::all(bench) {
-        let name = workload.name.to_lowercase();
-        if !only.is_empty() && !only.iter().any(|text| name.contains(text.as_str())) {
+        if !is_selected(&args.only, &workload.name) {
             continue;
         }
         let mut row = Row::new(&workload);
@@ -354,6 +357,12 @@ fn run_workloads(
         }
     }
     rows
+}
+
+/// True when `--only` is empty or one of its texts is part of `name`, ignoring case.
+fn is_selected(only: &[String], name: &str) -> bool {
+    let name = name.to_lowercase();
+    only.is_empty() || only.iter().any(|text| name.contains(&text.to_lowercase()))
 }
 
 /// Opens idle logged-in connections up to each requested count and reads the memory of
