@@ -106,6 +106,19 @@ fn run(args: &Args) -> Result<String> {
         "asimapd" => (false, true),
         other => bail!("invalid --servers {other:?}: use both, dovecot or asimapd"),
     };
+    // Resolved before the servers start in their own directories, where a relative path
+    // would name another file.
+    let asimapd = if want_asimapd {
+        Some(args.asimapd.canonicalize().with_context(|| {
+            format!(
+                "cannot find the asimapd executable {}: build it with `cargo build --release \
+                 -p asimapd` in the repository root, or pass --asimapd PATH",
+                args.asimapd.display()
+            )
+        })?)
+    } else {
+        None
+    };
     raise_file_limit()?;
     let work = prepare_work_dir(&args.work_dir)?;
     let certificate = tls::write_self_signed(&work)?;
@@ -117,8 +130,8 @@ fn run(args: &Args) -> Result<String> {
     if want_dovecot {
         servers.push(launch_dovecot(args, &work, &certificate)?);
     }
-    if want_asimapd {
-        servers.push(launch_asimapd(args, &work, &certificate)?);
+    if let Some(program) = &asimapd {
+        servers.push(launch_asimapd(args, program, &work, &certificate)?);
     }
     for (server, target) in &servers {
         prime(&bench, target)
@@ -263,13 +276,14 @@ fn launch_dovecot(
 
 fn launch_asimapd(
     args: &Args,
+    program: &Path,
     work: &Path,
     certificate: &tls::Certificate,
 ) -> Result<(Server, Target)> {
     let root = work.join("asimapd");
     let mh_root = work.join("Mail");
     let server = servers::start_asimapd(&AsimapdSetup {
-        program: &args.asimapd,
+        program,
         root: &root,
         mh_root: &mh_root,
         certificate,
