@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{IoContext, MhError, Result};
 use crate::folder::{Folder, Sequences};
-use crate::identity::FileIdentity;
+use crate::identity::{FileIdentity, Stamp};
 use crate::lock::is_locked_by_other;
 use crate::number::{MAX_MESSAGE_NUMBER, MessageNumber, NumberSet};
 use crate::profile::BACKUP_PREFIX;
@@ -55,6 +55,21 @@ pub struct Appended {
     pub sequences: Vec<SequenceName>,
     /// The private copy, removed by [`Folder::finish_append`].
     copy: PathBuf,
+}
+
+/// What an append did to `.mh_sequences`, so that a caller holding an earlier
+/// [`crate::Probe`] can tell whether anyone else wrote the file in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequencesWrite {
+    /// The message went into no sequence, and the file was left alone.
+    Untouched,
+    /// The file was rewritten under its write lock.
+    Rewritten {
+        /// The stamp when the lock was taken, or `None` when the lock created the file.
+        before: Option<Stamp>,
+        /// The stamp after the write, still under the lock.
+        after: Stamp,
+    },
 }
 
 /// Outcome of [`Folder::check_append`].
@@ -121,9 +136,25 @@ impl Folder {
     /// `sequences`. Returns the number it got and its identity; the caller then watches it
     /// with [`Folder::check_append`] and ends with [`Folder::finish_append`].
     pub fn append(&self, message: &mut dyn Read, sequences: &[SequenceName]) -> Result<Appended> {
+        self.append_from(message, sequences, None)
+            .map(|(appended, _)| appended)
+    }
+
+    /// Appends as [`Folder::append`] does, but tries numbers from `next` up instead of
+    /// listing the folder for its highest number, and also reports what the append did to
+    /// `.mh_sequences`. A caller that listed the folder and saw its directory stamp unchanged
+    /// since passes one above the highest number of that listing. A number that another
+    /// writer took meanwhile is skipped (`EEXIST`), never replaced.
+    pub fn append_from(
+        &self,
+        message: &mut dyn Read,
+        sequences: &[SequenceName],
+        next: Option<MessageNumber>,
+    ) -> Result<(Appended, SequencesWrite)> {
         let copy = self.write_copy(message)?;
-        match self.link_and_mark(&copy, sequences) {
-            Ok((number, identity)) => {
+        let mut next = next.map(MessageNumber::get);
+        match self.link_and_mark(&copy, sequences, &mut next) {
+            Ok((number, identity, written)) => {
                 let appended = Appended {
                     number,
                     identity,
@@ -131,7 +162,7 @@ impl Folder {
                     copy,
                 };
                 self.link_for_watch(&appended);
-                Ok(appended)
+                Ok((appended, written))
             }
             Err(err) => {
                 let _ = std::fs::remove_file(&copy);
@@ -220,14 +251,10 @@ impl Folder {
     }
 
     /// Links a finished file (LF line ends, already synced) into the folder under the next
-    /// free number and returns the number. `source` keeps its name.
-    pub(crate) fn link_next(&self, source: &Path) -> Result<MessageNumber> {
-        self.link_from(source, &mut None)
-    }
-
-    /// Links `source` as [`Folder::link_next`] does, but starts at `*next` instead of listing
-    /// the folder when an earlier link of the same batch set it, and sets `*next` to one above
-    /// the number used. `EEXIST` still moves on to the next number, so a file that another
+    /// free number and returns the number; `source` keeps its name. Starts at `*next` when
+    /// the caller knows where to start (an earlier link of the same batch, or a listing the
+    /// folder's stamp shows is current), else one above the folder's highest number, and
+    /// sets `*next` to one above the number used. `EEXIST` still moves on to the next number, so a file that another
     /// writer added meanwhile is never replaced.
     // NOTE: when another writer adds files above `*next` and removes some of them during a
     // batch, a later link can take a freed number below the folder's highest one, where
@@ -290,7 +317,9 @@ impl Folder {
             .join(format!("{prefix}{}.{unique}.{nanos}", std::process::id()))
     }
 
-    /// Writes the private copy: LF line ends, the profile's `Msg-Protect` mode, fsynced.
+    /// Writes the private copy: LF line ends, the profile's `Msg-Protect` mode. It is not
+    /// synced: only this process reads it, during the watch, and the first pass after a
+    /// restart removes it. The message file made from it is synced.
     fn write_copy(&self, message: &mut dyn Read) -> Result<PathBuf> {
         if !self.exists() {
             return Err(MhError::FolderNotFound {
@@ -323,8 +352,7 @@ impl Folder {
         }
         output.clear();
         converter.finish(&mut output);
-        file.write_all(&output).context("write", path)?;
-        file.sync_all().context("fsync", path)
+        file.write_all(&output).context("write", path)
     }
 
     /// Creates a new file with exactly the profile's `Msg-Protect` mode. The mode is set
@@ -370,28 +398,36 @@ impl Folder {
     /// Copies the private copy to a temporary file, links it to a new number, and adds the
     /// sequences. The message file is a separate inode from the private copy, so whatever
     /// destroys the message leaves the copy intact.
+    /// `next` is the first number to try, as in [`Folder::link_from`].
     fn link_and_mark(
         &self,
         copy: &Path,
         sequences: &[SequenceName],
-    ) -> Result<(MessageNumber, FileIdentity)> {
+        next: &mut Option<u32>,
+    ) -> Result<(MessageNumber, FileIdentity, SequencesWrite)> {
         let temp = self.temp_path(TEMP_PREFIX);
         let linked = self.copy_file(copy, &temp).and_then(|identity| {
             self.wait_for_inc()?;
             self.wait_for_lock_holders()?;
-            self.link_next(&temp).map(|number| (number, identity))
+            self.link_from(&temp, next).map(|number| (number, identity))
         });
         let _ = std::fs::remove_file(&temp);
         let (number, identity) = linked?;
-        if !sequences.is_empty() {
-            let numbers: NumberSet = [number].into_iter().collect();
-            let changes: Vec<SequenceChange> = sequences
-                .iter()
-                .map(|name| SequenceChange::add(name.clone(), numbers.clone()))
-                .collect();
-            self.update_sequences(&changes)?;
+        if sequences.is_empty() {
+            return Ok((number, identity, SequencesWrite::Untouched));
         }
-        Ok((number, identity))
+        let numbers: NumberSet = [number].into_iter().collect();
+        let changes: Vec<SequenceChange> = sequences
+            .iter()
+            .map(|name| SequenceChange::add(name.clone(), numbers.clone()))
+            .collect();
+        self.check_writable_names(&changes)?;
+        let (_, before, after) = self.modify_sequences_noting(|file| file.apply(&changes))?;
+        Ok((
+            number,
+            identity,
+            SequencesWrite::Rewritten { before, after },
+        ))
     }
 
     fn copy_file(&self, from: &Path, to: &Path) -> Result<FileIdentity> {
@@ -475,7 +511,8 @@ impl Folder {
 
     fn redeliver(&self, appended: &mut Appended) -> Result<AppendCheck> {
         let lost = appended.number;
-        let (number, identity) = self.link_and_mark(&appended.copy, &appended.sequences)?;
+        let (number, identity, _) =
+            self.link_and_mark(&appended.copy, &appended.sequences, &mut None)?;
         appended.number = number;
         appended.identity = identity;
         self.link_for_watch(appended);

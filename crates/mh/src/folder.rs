@@ -275,9 +275,24 @@ impl Folder {
         &self,
         edit: impl Fn(&mut SequencesFile),
     ) -> Result<SequencesFile> {
+        self.modify_sequences_noting(edit).map(|(file, _, _)| file)
+    }
+
+    /// Modifies `.mh_sequences` as [`Folder::modify_sequences`] does, and also returns the
+    /// stamps the file had under the write lock before this call wrote it (`None`: the lock
+    /// created it) and after.
+    pub(crate) fn modify_sequences_noting(
+        &self,
+        edit: impl Fn(&mut SequencesFile),
+    ) -> Result<(SequencesFile, Option<Stamp>, Stamp)> {
         let mut waited = false;
         loop {
             let locked = self.lock(LockMode::Write)?.ok_or_else(|| self.disabled())?;
+            let stamp_before = if locked.created {
+                None
+            } else {
+                Some(locked.stamp()?)
+            };
             let before = locked.read_all()?;
             if !waited && !locked.created && may_be_mid_rewrite(&locked, &before) {
                 drop(locked);
@@ -301,7 +316,8 @@ impl Folder {
                 waited = true;
                 continue;
             }
-            return Ok(file);
+            let stamp_after = locked.stamp()?;
+            return Ok((file, stamp_before, stamp_after));
         }
     }
 
@@ -360,7 +376,7 @@ impl Folder {
         Ok(private)
     }
 
-    fn check_writable_names(&self, changes: &[SequenceChange]) -> Result<()> {
+    pub(crate) fn check_writable_names(&self, changes: &[SequenceChange]) -> Result<()> {
         if let Some(prefix) = &self.config.negation {
             for change in changes {
                 if change.name.as_str().starts_with(prefix.as_str()) {

@@ -68,7 +68,9 @@ mod sequences;
 mod settle;
 mod transfer;
 
-pub use append::{APPEND_WATCH_PERIOD, AppendCheck, Appended, COPY_PREFIX, TEMP_PREFIX};
+pub use append::{
+    APPEND_WATCH_PERIOD, AppendCheck, Appended, COPY_PREFIX, SequencesWrite, TEMP_PREFIX,
+};
 pub use error::{MhError, Result};
 pub use folder::{
     Folder, Listing, MID_REWRITE_WAIT, MID_REWRITE_WINDOW, MessageRef, Probe, Sequences, Snapshot,

@@ -25,6 +25,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{IoContext, MhError, Result};
+use crate::identity::Stamp;
 use crate::profile::DataLocking;
 
 /// How long the crate waits for a lock before giving up. nmh commands that renumber a folder
@@ -158,6 +159,12 @@ impl LockedFile {
     pub(crate) fn len(&self) -> Result<u64> {
         let meta = self.file.metadata().context("fstat", &self.path)?;
         Ok(meta.len())
+    }
+
+    /// Returns the stamp of the locked file, as [`crate::Folder::probe`] reports it.
+    pub(crate) fn stamp(&self) -> Result<Stamp> {
+        let meta = self.file.metadata().context("fstat", &self.path)?;
+        Ok(Stamp::from_metadata(&meta))
     }
 
     /// Returns the file's modification time.
