@@ -9,7 +9,7 @@
 //! since the APPEND. The old number, which now contains `inc`'s message, loses them, so that
 //! message does not inherit another message's flags.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use asimapd_mh::{
     AppendCheck, Appended, FileIdentity, Folder, MessageNumber, NumberSet, SequenceChange,
@@ -20,6 +20,10 @@ use crate::error::Result;
 use crate::flag_writes::FlagWrites;
 use crate::index::MailboxUpdate;
 use crate::store::{Live, Store};
+
+/// How often the append watch runs while the folder's probe stays the same. A change of
+/// the probe runs it before the next command.
+pub const APPEND_RECHECK: Duration = Duration::from_secs(1);
 
 /// An appended message watched for damage by nmh.
 #[derive(Debug)]
@@ -42,6 +46,7 @@ impl Store {
         live: &mut Live,
     ) -> Result<bool> {
         let now = Instant::now();
+        live.appends_checked = Some(now);
         let before: Vec<(MessageNumber, FileIdentity)> = live
             .appends
             .iter()

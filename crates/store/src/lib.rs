@@ -34,6 +34,7 @@ mod headers;
 mod import;
 mod index;
 mod ops;
+mod own_change;
 mod pool;
 mod reconcile;
 mod schema;
@@ -41,6 +42,7 @@ mod store;
 mod sync;
 mod watch;
 
+pub use append_watch::APPEND_RECHECK;
 pub use error::{Result, StoreError};
 pub use events::{EVENT_CAPACITY, MailboxEvent, MailboxInfo, MailboxStatus, MessageView};
 pub use fetch::FetchedMessage;

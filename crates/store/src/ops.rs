@@ -11,8 +11,8 @@ use std::sync::{MutexGuard, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use asimapd_mh::{
-    APPEND_WATCH_PERIOD, Appended, CopyRequest, Folder, KnownMessage, MessageNumber, NumberSet,
-    SequenceChange, SequenceName, SequencesFile,
+    APPEND_WATCH_PERIOD, Appended, CopyRequest, Folder, KnownMessage, MessageNumber, MessageRef,
+    NumberSet, SequenceChange, SequenceName, SequencesFile,
 };
 use asimapd_proto::{Flag, ModSeq, Uid, UidValidity};
 
@@ -23,8 +23,9 @@ use crate::flags::{FlagSet, SystemFlag};
 use crate::index::{
     InternalDate, MAX_UID, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
 };
+use crate::own_change::DirWatch;
 use crate::store::{Live, MailboxState, Store, lock, modseq};
-use crate::sync::{analyze, send_update_events};
+use crate::sync::{adopt_own_change, analyze, send_update_events};
 
 /// Up to this many UIDs are looked up one by one. More load the whole mailbox in one query,
 /// which is faster than that many single lookups.
@@ -80,14 +81,22 @@ impl Store {
     ) -> Result<(UidValidity, Uid)> {
         let state = self.state(name);
         let mut live = lock(&state.live);
-        // TODO(perf): the append itself changes the folder's stamp, so the next command's
-        // check runs a full pass (one `stat` per file). Recording the stamp taken right after
-        // our own change would skip it, but could hide an nmh change made in between.
-        self.check_locked(name, &state, &mut live)?;
         let folder = self.inner.root.folder(name)?;
+        // Started before the check's probe, so that with it every change since the last
+        // pass is seen either in the probe or in the watch.
+        let dir_watch = DirWatch::start(&folder);
+        self.check_locked(name, &state, &mut live)?;
         let existing = folder.sequences()?.public;
         let sequences = self.sequences_for(flags, &existing);
-        let appended = folder.append(&mut &message[..], &sequences)?;
+        // The check left `live.listing` current, so the append need not list the folder.
+        let next = match live.probe {
+            Some(_) => live
+                .listing
+                .last()
+                .map_or(MessageNumber::new(1), |last| last.number.next()),
+            None => None,
+        };
+        let (appended, written) = folder.append_from(&mut &message[..], &sequences, next)?;
 
         let date = internal_date.unwrap_or_else(now_date);
         let details = analyze(message, date);
@@ -109,6 +118,16 @@ impl Store {
             ..MailboxUpdate::default()
         };
         self.writer().write(|w| w.apply(row.id, &update))?;
+        // Without this, the append's own change of the directory stamp would make the next
+        // command's check run a full pass, one `stat` per file.
+        let mut expected = live.listing.clone();
+        expected.push(MessageRef {
+            number: appended.number,
+            ino: appended.identity.ino,
+        });
+        expected.sort_unstable();
+        let watch = dir_watch.map(|watch| (watch, appended.number));
+        adopt_own_change(&folder, &mut live, expected, written, watch);
         live.appends.push(WatchedAppend {
             appended,
             uid,

@@ -12,9 +12,9 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-use asimapd_mh::{MailRoot, Probe, SettleWatch};
+use asimapd_mh::{MailRoot, MessageRef, Probe, SettleWatch};
 use asimapd_proto::{ModSeq, UidValidity};
 use tokio::sync::broadcast;
 
@@ -75,6 +75,11 @@ pub(crate) struct Live {
     pub(crate) pending: bool,
     /// Recent STOREs, watched for being written over by nmh.
     pub(crate) flag_writes: FlagWrites,
+    /// The message files as listed under `probe`, in number order. They are still the
+    /// folder's files while its directory keeps the stamp in `probe`.
+    pub(crate) listing: Vec<MessageRef>,
+    /// When the append watch last ran.
+    pub(crate) appends_checked: Option<Instant>,
 }
 
 /// A selected mailbox: the messages at the time of SELECT and the events after it.

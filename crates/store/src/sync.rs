@@ -12,13 +12,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::{Instant, SystemTime};
 
 use asimapd_mh::{
-    APPEND_WATCH_PERIOD, FileIdentity, Folder, MessageNumber, MhError, Probe, Snapshot,
+    APPEND_WATCH_PERIOD, FileIdentity, Folder, MessageNumber, MessageRef, MhError, Probe,
+    SequencesWrite, Snapshot,
 };
 use asimapd_mime::Analysis;
 use asimapd_proto::{ModSeq, Uid};
 use rayon::prelude::*;
 
-use crate::append_watch::is_append_changed;
+use crate::append_watch::{APPEND_RECHECK, is_append_changed};
 use crate::error::{Result, StoreError};
 use crate::events::{MailboxEvent, MessageView};
 use crate::flags::FlagSet;
@@ -26,6 +27,7 @@ use crate::import::Imported;
 use crate::index::{
     DirIdentity, InternalDate, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
 };
+use crate::own_change::DirWatch;
 use crate::reconcile::{DiskMessage, Plan, merge_index_only, reconcile};
 use crate::store::{Live, MailboxState, Store, lock, not_found};
 
@@ -84,10 +86,18 @@ impl Store {
             Err(err) => return Err(err.into()),
         };
         let same_dir = live.probe.is_some_and(|seen| seen.dir == probe.dir) && !live.pending;
-        if same_dir && !live.appends.is_empty() && self.watch_appends(name, &folder, live)? {
-            return self.sync_locked(name, state, live);
+        let unchanged = same_dir && live.probe == Some(probe);
+        if same_dir && !live.appends.is_empty() && (!unchanged || appends_due(live)) {
+            if self.watch_appends(name, &folder, live)? {
+                return self.sync_locked(name, state, live);
+            }
+            if unchanged {
+                // Ending a watch removed private files, which changes the directory stamp.
+                let listing = live.listing.clone();
+                adopt_own_change(&folder, live, listing, SequencesWrite::Untouched, None);
+            }
         }
-        if same_dir && live.probe == Some(probe) {
+        if unchanged {
             return Ok(());
         }
         // An empty `.mh_sequences` may be in the middle of a rewrite, which the full pass's
@@ -185,6 +195,7 @@ impl Store {
         )
         .map_err(|_| uids_exhausted(name))?;
         live.probe = Some(snapshot.probe);
+        live.listing = snapshot.listing.messages;
         live.pending = !plan.unsettled.is_empty();
         if plan.is_empty() {
             return Ok(());
@@ -409,6 +420,62 @@ pub const SNAPSHOT_ATTEMPTS: usize = 3;
 /// file is gone or has another inode than the listing gave, the snapshot is taken again, up
 /// to [`SNAPSHOT_ATTEMPTS`] times. After that the files as last seen are used, and the next
 /// pass corrects what changed.
+/// True when the append watch has not run for [`APPEND_RECHECK`]. The watch runs before
+/// a command whenever the folder's probe changed; nmh commands that damage an append (`inc`
+/// writing over it, `sortm`, `rmm`, `mark`) change it. Writing over a file in place changes
+/// neither the directory nor `.mh_sequences` by itself (`inc` also sets `cur` in
+/// `.mh_sequences`), so the timed run catches such a write by another program.
+fn appends_due(live: &Live) -> bool {
+    live.appends_checked
+        .is_none_or(|checked| checked.elapsed() >= APPEND_RECHECK)
+}
+
+/// After a change made by this process, records the folder's current probe as seen when
+/// nothing else changed the folder since the last pass: the folder's message files are
+/// exactly `expected`, and `.mh_sequences` was written by no one else (`sequences`). The
+/// next check then needs no full pass. `watch`, started before the check that preceded the
+/// change, shows whether the only message file added since is the one given; without it, a
+/// fresh listing is compared with `expected`. When neither holds, or a probe or the listing
+/// fails, the old probe stays, so the next check runs a full pass.
+pub(crate) fn adopt_own_change(
+    folder: &Folder,
+    live: &mut Live,
+    expected: Vec<MessageRef>,
+    sequences: SequencesWrite,
+    watch: Option<(DirWatch, MessageNumber)>,
+) {
+    let Some(seen) = live.probe else {
+        return;
+    };
+    if live.pending {
+        return;
+    }
+    // The probe comes before the listing: a change after the probe shows in the listing
+    // and stops the adoption, or changes a later probe.
+    let Ok(now) = folder.probe() else {
+        return;
+    };
+    let sequences_ours = match sequences {
+        SequencesWrite::Untouched => now.sequences == seen.sequences,
+        SequencesWrite::Rewritten { before, after } => {
+            before == seen.sequences && now.sequences == Some(after)
+        }
+    };
+    if !sequences_ours {
+        return;
+    }
+    let only_ours = match watch {
+        Some((watch, added)) => watch.only_added(added),
+        None => folder
+            .list()
+            .is_ok_and(|listing| listing.messages == expected),
+    };
+    if only_ours {
+        live.probe = Some(now);
+        live.listing = expected;
+    }
+}
+
 fn stable_snapshot(
     folder: &Folder,
 ) -> std::result::Result<(Snapshot, Vec<(MessageNumber, FileIdentity)>), MhError> {

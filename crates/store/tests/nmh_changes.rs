@@ -822,3 +822,43 @@ fn append_overwritten_in_place_keeps_its_uid() {
         vec!["<mine@test>".to_owned()]
     );
 }
+
+#[test]
+fn message_filed_right_after_appends_is_seen_by_the_next_check() {
+    let Some(home) = home() else { return };
+    home.run("folder", &["-create", "+drafts"]);
+    fill_settled(&home, "drafts", &["filed"]);
+    let store = open_store(&home);
+    for id in ["first", "second"] {
+        store
+            .append("inbox", &message(id, 1, 0), &FlagSet::new(), None)
+            .unwrap();
+    }
+    home.run("refile", &["+drafts", "1", "+inbox"]);
+    store.check("inbox").unwrap();
+    assert_eq!(
+        uid_map(&store, "inbox"),
+        vec![
+            (1, "first".into()),
+            (2, "second".into()),
+            (3, "filed".into())
+        ],
+        "refile's message is indexed without waiting for another change"
+    );
+}
+
+#[test]
+fn mark_right_after_appends_is_seen_by_the_next_check() {
+    let Some(home) = home() else { return };
+    let store = open_store(&home);
+    for id in ["first", "second"] {
+        store
+            .append("inbox", &message(id, 1, 0), &FlagSet::new(), None)
+            .unwrap();
+    }
+    home.run("mark", &["+inbox", "1", "-sequence", "flagged", "-add"]);
+    store.check("inbox").unwrap();
+    let rows = store.indexed_messages("inbox").unwrap();
+    assert!(rows[0].flags.has(SystemFlag::Flagged), "{:?}", rows[0]);
+    assert!(!rows[1].flags.has(SystemFlag::Flagged), "{:?}", rows[1]);
+}

@@ -1,0 +1,139 @@
+//! Telling this process's own change of a folder directory from another writer's.
+//!
+//! Every APPEND changes the folder's directory stamp, and a stamp does not record who changed
+//! it. Before the append, [`DirWatch::start`] adds an inotify watch on the directory; after
+//! it, [`DirWatch::only_added`] reads the events. When the only message file created,
+//! removed or renamed in between is the appended one, no other writer touched the folder's
+//! messages, and the store keeps its last pass valid without listing the folder again.
+
+use std::io::ErrorKind;
+
+use asimapd_mh::{Folder, MessageNumber};
+use inotify::{EventMask, Inotify, WatchMask};
+
+/// Size in bytes of the buffer that inotify events are read into.
+const EVENT_BUFFER: usize = 4096;
+
+/// An inotify watch on one folder directory, for the length of one change.
+pub(crate) struct DirWatch {
+    inotify: Inotify,
+}
+
+impl DirWatch {
+    /// Starts recording changes of the entries in `folder`'s directory. Returns `None` when
+    /// inotify is unavailable (no kernel support, or the per-user limits on instances and
+    /// watches reached); the caller then lists the folder instead.
+    pub(crate) fn start(folder: &Folder) -> Option<DirWatch> {
+        let inotify = Inotify::init().ok()?;
+        let mask = WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF;
+        inotify.watches().add(folder.path(), mask).ok()?;
+        Some(DirWatch { inotify })
+    }
+
+    /// Returns true when, since [`DirWatch::start`], the only message file created, removed
+    /// or renamed in the directory is `own`, created once. Other names (temporary files,
+    /// `,N` backups without their number's removal) do not count, because they are not
+    /// messages. A lost event, or the directory itself removed or moved, counts as another
+    /// writer's change.
+    pub(crate) fn only_added(mut self, own: MessageNumber) -> bool {
+        let mut buffer = [0u8; EVENT_BUFFER];
+        let mut created_own = 0;
+        loop {
+            let events = match self.inotify.read_events(&mut buffer) {
+                Ok(events) => events,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            };
+            let mut any = false;
+            for event in events {
+                any = true;
+                if event.mask.intersects(
+                    EventMask::Q_OVERFLOW | EventMask::DELETE_SELF | EventMask::MOVE_SELF,
+                ) {
+                    return false;
+                }
+                let number = event
+                    .name
+                    .and_then(|name| MessageNumber::parse_file_name(name.as_encoded_bytes()));
+                match number {
+                    None => {}
+                    Some(number) if number == own && event.mask.contains(EventMask::CREATE) => {
+                        created_own += 1;
+                    }
+                    Some(_) => return false,
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        created_own == 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asimapd_mh::MailRoot;
+
+    fn folder(dir: &tempfile::TempDir) -> Folder {
+        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+        MailRoot::open(dir.path(), None, true)
+            .unwrap()
+            .folder("inbox")
+            .unwrap()
+    }
+
+    fn number(value: u32) -> MessageNumber {
+        MessageNumber::new(value).unwrap()
+    }
+
+    #[test]
+    fn own_message_and_temporary_files_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = folder(&dir);
+        let watch = DirWatch::start(&folder).unwrap();
+        std::fs::write(folder.path().join(".asimapd-tmp.1"), "x").unwrap();
+        std::fs::hard_link(
+            folder.path().join(".asimapd-tmp.1"),
+            folder.path().join("1"),
+        )
+        .unwrap();
+        std::fs::remove_file(folder.path().join(".asimapd-tmp.1")).unwrap();
+        assert!(watch.only_added(number(1)));
+    }
+
+    #[test]
+    fn another_new_message_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = folder(&dir);
+        let watch = DirWatch::start(&folder).unwrap();
+        std::fs::write(folder.path().join("1"), "ours").unwrap();
+        std::fs::write(folder.path().join("2"), "inc's").unwrap();
+        assert!(!watch.only_added(number(1)));
+    }
+
+    #[test]
+    fn removal_or_rename_of_a_message_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = folder(&dir);
+        std::fs::write(folder.path().join("5"), "old").unwrap();
+        let watch = DirWatch::start(&folder).unwrap();
+        std::fs::write(folder.path().join("6"), "ours").unwrap();
+        std::fs::rename(folder.path().join("5"), folder.path().join(",5")).unwrap();
+        assert!(!watch.only_added(number(6)));
+    }
+
+    #[test]
+    fn missing_own_message_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = folder(&dir);
+        let watch = DirWatch::start(&folder).unwrap();
+        assert!(!watch.only_added(number(1)));
+    }
+}
