@@ -10,8 +10,8 @@ use std::io::{self, Cursor, Read};
 
 use crate::error::MimeError;
 use crate::header;
-use crate::parse::{Analysis, Part, PartId, PartKind};
-use crate::served::{ByteRange, ServedReader, to_served};
+use crate::parse::{Analysis, Part, PartId, PartKind, from_line_end};
+use crate::served::{ByteRange, ServedReader, ServedSize, to_served};
 
 /// The text part of a section specifier, after the part numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +83,17 @@ pub enum SectionBody {
 }
 
 impl SectionBody {
+    /// Returns the whole message of the file `raw` (BODY[], RFC822) without analysing its
+    /// structure: everything after a leading mbox `From ` line, as
+    /// [`Analysis::message_range`] gives it.
+    pub fn whole_message(raw: &[u8]) -> SectionBody {
+        let range = ByteRange::new(from_line_end(raw), raw.len());
+        SectionBody::File {
+            range,
+            size: ServedSize::of(raw, range).octets,
+        }
+    }
+
     /// Returns the served length of the whole section.
     pub fn len(&self) -> u64 {
         match self {

@@ -10,7 +10,8 @@ mod support;
 use std::io::Read;
 
 use asimapd_mime::{
-    Analysis, ByteRange, MimeError, PartKind, Section, SectionText, ServedReader, served::to_served,
+    Analysis, ByteRange, MimeError, PartKind, Section, SectionBody, SectionText, ServedReader,
+    served::to_served,
 };
 use support::{escape, fixtures};
 
@@ -303,5 +304,15 @@ fn windows_match_slices_of_sections() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn whole_message_without_analysis_matches_the_analysed_section() {
+    for (name, raw) in fixtures() {
+        let analysed = Analysis::parse(&raw)
+            .section(&raw, &Section::default())
+            .unwrap();
+        assert_eq!(SectionBody::whole_message(&raw), analysed, "{name}");
     }
 }

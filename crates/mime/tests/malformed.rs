@@ -4,7 +4,7 @@
 mod support;
 
 use asimapd_mime::{
-    Analysis, MAX_NESTING_DEPTH, MAX_PARTS, PartKind, Section, SectionText, ServedSize,
+    Analysis, MAX_NESTING_DEPTH, MAX_PARTS, PartKind, Section, SectionBody, SectionText, ServedSize,
 };
 use support::{Value, check_body, check_envelope, damaged_messages, malformed_cases};
 
@@ -53,6 +53,11 @@ fn check_bytes(name: &str, raw: Vec<u8>) -> (Vec<u8>, Analysis) {
         whole.to_vec(&raw, 0, u64::MAX).len() as u64,
         analysis.size(),
         "{name}: RFC822.SIZE"
+    );
+    assert_eq!(
+        SectionBody::whole_message(&raw),
+        whole,
+        "{name}: BODY[] without the analysis"
     );
     for (path, _) in analysis.numbered_parts() {
         for text in [None, Some(SectionText::Mime)] {

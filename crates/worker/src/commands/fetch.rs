@@ -12,7 +12,7 @@ use asimapd_proto::{
 use asimapd_store::{FetchedMessage, FlagSet, StoreError, StoreMode};
 
 use crate::error::CommandError;
-use crate::fetch::{FileNeeds, LoadedMessage, needs_details, normalize, write_response};
+use crate::fetch::{Content, FileNeeds, LoadedMessage, needs_details, normalize, write_response};
 use crate::mapped::{FileBytes, Mapped};
 use crate::session::{Completion, Session};
 
@@ -105,7 +105,7 @@ pub(super) async fn handle_fetch(
                 Some(Batched::Ready(message)) => Some(message),
                 Some(Batched::Large) => {
                     let uid = session.view_mut()?.message(index).uid;
-                    match load_large(session, &folder, uid).await {
+                    match load_large(session, &folder, uid, file_needs.needs_analysis()).await {
                         Ok(message) => Some(message),
                         Err(CommandError::Store(StoreError::MessageNotFound { .. })) => {
                             is_expunge_issued = true;
@@ -236,15 +236,15 @@ fn spawn_load(
             &folder,
             &uids,
             |details| file_needs.needs_file(details),
-            |file| read_small(&file),
+            |file| read_small(&file, file_needs.needs_analysis()),
         )?;
         fetched.into_iter().map(into_batched).collect()
     }))
 }
 
-/// Reads and analyses a file of up to [`MAX_BATCHED_FILE`] bytes. Returns `None` for a
-/// larger file.
-fn read_small(file: &File) -> Result<Option<(FileBytes, Analysis)>, CommandError> {
+/// Reads a file of up to [`MAX_BATCHED_FILE`] bytes, and analyses it when `analyse` is
+/// true. Returns `None` for a larger file.
+fn read_small(file: &File, analyse: bool) -> SmallContent {
     let io_error = |source| CommandError::Io {
         op: "reading a message file",
         source,
@@ -255,11 +255,11 @@ fn read_small(file: &File) -> Result<Option<(FileBytes, Analysis)>, CommandError
     }
     let mut bytes = Vec::with_capacity(len as usize);
     file.take(len).read_to_end(&mut bytes).map_err(io_error)?;
-    let analysis = Analysis::parse(&bytes);
-    Ok(Some((FileBytes::Read(bytes), analysis)))
+    let analysis = analyse.then(|| Analysis::parse(&bytes));
+    Ok(Some(Content::new(FileBytes::Read(bytes), analysis)))
 }
 
-type SmallContent = Result<Option<(FileBytes, Analysis)>, CommandError>;
+type SmallContent = Result<Option<Content>, CommandError>;
 
 fn into_batched(message: Option<FetchedMessage<SmallContent>>) -> Result<Batched, CommandError> {
     let Some(message) = message else {
@@ -276,11 +276,13 @@ fn into_batched(message: Option<FetchedMessage<SmallContent>>) -> Result<Batched
     }))
 }
 
-/// Opens, maps and analyses one large message file in a blocking task.
+/// Opens and maps one large message file in a blocking task, and analyses it when
+/// `analyse` is true.
 async fn load_large(
     session: &Session,
     folder: &str,
     uid: Uid,
+    analyse: bool,
 ) -> Result<LoadedMessage, CommandError> {
     let folder = folder.to_owned();
     let store = session.store.clone();
@@ -290,10 +292,10 @@ async fn load_large(
             op: "mapping a message file",
             source,
         })?;
-        let analysis = Analysis::parse(mapped.bytes());
+        let analysis = analyse.then(|| Analysis::parse(mapped.bytes()));
         Ok(LoadedMessage {
             details: opened.details,
-            content: Some((FileBytes::Mapped(mapped), analysis)),
+            content: Some(Content::new(FileBytes::Mapped(mapped), analysis)),
         })
     })
     .await?

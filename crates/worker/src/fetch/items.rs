@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::num::NonZeroU32;
+use std::sync::OnceLock;
 
 use asimapd_mime::{Analysis, SectionBody};
 use asimapd_proto::response::{BodyKey, FetchValue, FetchWriter};
@@ -24,8 +25,32 @@ const STREAM_CHUNK: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct LoadedMessage {
     pub(crate) details: MessageDetails,
-    /// The file's bytes and their analysis, when a requested item needs the content.
-    pub(crate) content: Option<(FileBytes, Analysis)>,
+    /// The file's content, when a requested item needs it.
+    pub(crate) content: Option<Content>,
+}
+
+/// A message file's bytes, and their analysis once an item needs it.
+#[derive(Debug)]
+pub(crate) struct Content {
+    bytes: FileBytes,
+    analysis: OnceLock<Analysis>,
+}
+
+impl Content {
+    /// Wraps `bytes`, with their analysis when the loader parsed them already.
+    pub(crate) fn new(bytes: FileBytes, analysis: Option<Analysis>) -> Self {
+        Content {
+            bytes,
+            analysis: analysis.map_or_else(OnceLock::new, OnceLock::from),
+        }
+    }
+
+    /// Returns the analysis, parsing the bytes on first use. A loader that knows the
+    /// request needs it parses on the loading thread instead (see [`FileNeeds`]).
+    fn analysis(&self) -> &Analysis {
+        self.analysis
+            .get_or_init(|| Analysis::parse(self.bytes.bytes()))
+    }
 }
 
 /// Expands the macros ALL, FAST and FULL (RFC 9051 §6.4.5) and, for UID FETCH, puts UID
@@ -72,6 +97,9 @@ pub(crate) struct FileNeeds {
     envelope: bool,
     /// True when BODYSTRUCTURE was requested, which needs the file only where none is cached.
     body_structure: bool,
+    /// True when an item needs the message's structure. The whole message (`BODY[]`,
+    /// `RFC822`) is served without it.
+    analysis: bool,
 }
 
 impl FileNeeds {
@@ -90,11 +118,28 @@ impl FileNeeds {
                     | A::BinarySize { .. }
             )
         });
+        let analysis = attributes.iter().any(|a| match a {
+            A::Rfc822Header
+            | A::Rfc822Text
+            | A::Body
+            | A::BodyStructure
+            | A::Envelope
+            | A::Binary { .. }
+            | A::BinarySize { .. } => true,
+            A::BodySection { section, .. } => !is_whole_message(section),
+            _ => false,
+        });
         FileNeeds {
             always,
             envelope: attributes.contains(&A::Envelope),
             body_structure: attributes.contains(&A::BodyStructure),
+            analysis,
         }
+    }
+
+    /// Returns true when an item needs the analysis of a message's file.
+    pub(crate) fn needs_analysis(&self) -> bool {
+        self.analysis
     }
 
     /// Returns true when an item reads the content of every message.
@@ -138,7 +183,7 @@ pub(crate) async fn write_response(
             continue;
         }
         let Some(LoadedMessage {
-            content: Some((mapped, analysis)),
+            content: Some(content),
             ..
         }) = message
         else {
@@ -147,7 +192,7 @@ pub(crate) async fn write_response(
                 format!("Message UID {} could not be read", context.uid),
             )));
         };
-        match body_item(attribute, mapped.bytes(), analysis) {
+        match body_item(attribute, content) {
             Ok(item) => items.push(item),
             Err(error) => return Ok(Err(error)),
         }
@@ -158,9 +203,9 @@ pub(crate) async fn write_response(
 
     let raw = match message {
         Some(LoadedMessage {
-            content: Some((mapped, _)),
+            content: Some(content),
             ..
-        }) => mapped.bytes(),
+        }) => content.bytes.bytes(),
         _ => &[],
     };
     let mut writer = FetchWriter::begin(out, context.seq);
@@ -257,14 +302,11 @@ enum BodyItem {
     },
 }
 
-fn body_item(
-    attribute: &FetchAttribute,
-    raw: &[u8],
-    analysis: &Analysis,
-) -> Result<BodyItem, CommandError> {
+fn body_item(attribute: &FetchAttribute, content: &Content) -> Result<BodyItem, CommandError> {
     use FetchAttribute as A;
+    let raw = content.bytes.bytes();
     let whole = |key: BodyKey, section: asimapd_mime::Section| -> Result<BodyItem, CommandError> {
-        let body = section_body(analysis, raw, &section);
+        let body = section_body(content, &section);
         Ok(BodyItem::Literal {
             key,
             body,
@@ -274,13 +316,13 @@ fn body_item(
     };
     match attribute {
         A::Envelope => Ok(BodyItem::Value(FetchValue::Envelope(
-            analysis.envelope().to_imap(),
+            content.analysis().envelope().to_imap(),
         ))),
         A::BodyStructure => Ok(BodyItem::Value(FetchValue::BodyStructure(
-            analysis.body_structure(true),
+            content.analysis().body_structure(true),
         ))),
         A::Body => Ok(BodyItem::Value(FetchValue::Body(
-            analysis.body_structure(false),
+            content.analysis().body_structure(false),
         ))),
         A::Rfc822 => whole(BodyKey::Rfc822, asimapd_mime::Section::default()),
         A::Rfc822Header => whole(
@@ -294,7 +336,7 @@ fn body_item(
         A::BodySection {
             section, partial, ..
         } => {
-            let body = section_body(analysis, raw, &mime_section(section));
+            let body = section_body(content, &mime_section(section));
             let (origin, count) = window(*partial);
             let key = BodyKey::Section {
                 section: section.clone(),
@@ -310,7 +352,7 @@ fn body_item(
         A::Binary { part, partial, .. } => {
             // TODO(perf): the decoded part is built in memory, unlike BODY sections, which
             // are streamed from the mapped file. Its size is bounded by the message size.
-            let mut decoded = analysis.binary(raw, &numbers(part))?;
+            let mut decoded = content.analysis().binary(raw, &numbers(part))?;
             let (origin, count) = window(*partial);
             let start = (origin.min(decoded.len() as u64)) as usize;
             let end = start
@@ -328,7 +370,7 @@ fn body_item(
             }))
         }
         A::BinarySize { part } => {
-            let size = analysis.binary_size(raw, &numbers(part))?;
+            let size = content.analysis().binary_size(raw, &numbers(part))?;
             Ok(BodyItem::Value(FetchValue::BinarySize {
                 part: part.clone(),
                 size,
@@ -342,10 +384,20 @@ fn body_item(
 
 /// Resolves a section; a part the message does not have is served empty, as Dovecot does,
 /// since RFC 9051 defines no error for it.
-fn section_body(analysis: &Analysis, raw: &[u8], section: &asimapd_mime::Section) -> SectionBody {
-    analysis
+fn section_body(content: &Content, section: &asimapd_mime::Section) -> SectionBody {
+    let raw = content.bytes.bytes();
+    if section.part.is_empty() && section.text.is_none() {
+        return SectionBody::whole_message(raw);
+    }
+    content
+        .analysis()
         .section(raw, section)
         .unwrap_or_else(|_| SectionBody::Built(Vec::new()))
+}
+
+/// True for the section of the whole message (`BODY[]`), which needs no analysis.
+fn is_whole_message(section: &asimapd_proto::Section) -> bool {
+    section.part.is_empty() && section.text.is_none()
 }
 
 fn text_section(text: asimapd_mime::SectionText) -> asimapd_mime::Section {

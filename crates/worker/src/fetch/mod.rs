@@ -5,5 +5,5 @@
 mod items;
 
 pub(crate) use items::{
-    FileNeeds, LoadedMessage, ResponseContext, needs_details, normalize, write_response,
+    Content, FileNeeds, LoadedMessage, ResponseContext, needs_details, normalize, write_response,
 };
