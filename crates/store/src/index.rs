@@ -315,15 +315,30 @@ impl Index {
 
     /// Returns a mailbox's messages in UID order.
     pub fn messages(&self, mailbox_id: i64) -> Result<Vec<MessageRow>> {
+        self.messages_in(mailbox_id, 1, u32::MAX)
+    }
+
+    /// Returns a mailbox's messages with UIDs from `first` to `last`, in UID order.
+    pub fn messages_between(
+        &self,
+        mailbox_id: i64,
+        first: Uid,
+        last: Uid,
+    ) -> Result<Vec<MessageRow>> {
+        self.messages_in(mailbox_id, first.get(), last.get())
+    }
+
+    fn messages_in(&self, mailbox_id: i64, first: u32, last: u32) -> Result<Vec<MessageRow>> {
         let mut statement = self
             .conn
             .prepare_cached(
                 "SELECT uid, number, dev, ino, size, mtime_ns, btime_ns, modseq, system_flags, \
-                 keywords FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+                 keywords FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 \
+                 ORDER BY uid",
             )
             .map_err(|err| self.error(err))?;
         let rows = statement
-            .query_map([mailbox_id], message_from_row)
+            .query_map(params![mailbox_id, first, last], message_from_row)
             .map_err(|err| self.error(err))?;
         self.collect(rows)
     }

@@ -427,7 +427,10 @@ impl Store {
                 Ok(rows)
             });
         }
-        let rows = index.messages(row.id)?;
+        let (Some(&first), Some(&last)) = (wanted.first(), wanted.last()) else {
+            return Ok(Vec::new());
+        };
+        let rows = index.messages_between(row.id, first, last)?;
         Ok(rows
             .into_iter()
             .filter(|m| wanted.binary_search(&m.uid).is_ok())
