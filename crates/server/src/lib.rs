@@ -211,7 +211,16 @@ impl Server {
         is_cleartext_port: bool,
     ) {
         match accepted {
-            Ok((tcp, peer)) => connection::spawn(&self.shared, tcp, peer, is_cleartext_port),
+            Ok((tcp, peer)) => {
+                // Sessions gather each response and write it at once, so Nagle's algorithm
+                // only holds back the last segment of a response until the client's
+                // delayed ACK, up to 40 ms on Linux. The option stays with the socket when
+                // it is handed to the worker.
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, %peer, "setting TCP_NODELAY failed");
+                }
+                connection::spawn(&self.shared, tcp, peer, is_cleartext_port)
+            }
             Err(error) => {
                 tracing::warn!(%error, "accepting a connection failed: {error}");
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
