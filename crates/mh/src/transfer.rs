@@ -252,8 +252,8 @@ impl Folder {
         message: KnownMessage,
         next: &mut Option<u32>,
     ) -> Result<Option<Copied>> {
-        let (file, identity) = match self.open_message(message.number) {
-            Ok(opened) => opened,
+        let identity = match self.identity(message.number) {
+            Ok(identity) => identity,
             Err(MhError::MessageNotFound { .. }) => return Ok(None),
             Err(err) => return Err(err),
         };
@@ -264,6 +264,11 @@ impl Folder {
         let number = match target.link_from(&source_path, next) {
             Ok(number) => number,
             Err(err) if err.io_kind() == Some(io::ErrorKind::CrossesDevices) => {
+                let file = match self.open_message(message.number) {
+                    Ok((file, opened)) if opened.is_same_message(&identity) => file,
+                    Ok(_) | Err(MhError::MessageNotFound { .. }) => return Ok(None),
+                    Err(err) => return Err(err),
+                };
                 target.copy_bytes_in(file, next)?
             }
             Err(err) if err.io_kind() == Some(io::ErrorKind::NotFound) => return Ok(None),
@@ -271,7 +276,7 @@ impl Folder {
         };
         let linked = target.identity(number)?;
         if linked.ino != identity.ino && linked.dev == identity.dev {
-            // The name was renamed to another file between our open and the link: undo.
+            // The name was renamed to another file between our look and the link: undo.
             let _ = std::fs::remove_file(target.message_path(number));
             return Ok(None);
         }

@@ -3,6 +3,7 @@
 //! Every write goes through one transaction per operation ([`Index::write`]), so a crash
 //! leaves the index as it was before or after the operation.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -390,6 +391,33 @@ impl Index {
             .query_row(params![mailbox_id, uid.get()], details_from_row)
             .optional()
             .map_err(|err| self.error(err))
+    }
+
+    /// Returns the cached analysis, header block included, of a mailbox's messages with UIDs
+    /// from `first` to `last`, by UID, in one query.
+    pub fn details_between(
+        &self,
+        mailbox_id: i64,
+        first: Uid,
+        last: Uid,
+    ) -> Result<HashMap<Uid, MessageDetails>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT internal_date, internal_zone, rfc822_size, envelope, body_structure, \
+                 header, uid FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3",
+            )
+            .map_err(|err| self.error(err))?;
+        let rows = statement
+            .query_map(params![mailbox_id, first.get(), last.get()], |row| {
+                let uid: u32 = row.get(6)?;
+                let details = details_from_row(row)?;
+                Ok(Uid::new(uid)
+                    .map(|uid| (uid, details))
+                    .ok_or_else(|| "a message has UID 0".to_owned()))
+            })
+            .map_err(|err| self.error(err))?;
+        Ok(self.collect(rows)?.into_iter().collect())
     }
 
     /// Returns the rows and cached analysis of a mailbox's messages with UIDs from `first` to

@@ -5,7 +5,7 @@
 //! but not indexed becomes a new message, a sequence written but not indexed becomes a flag
 //! change, and a file removed but still indexed is expunged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::sync::{MutexGuard, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -347,13 +347,21 @@ impl Store {
         let mut inserted = Vec::new();
         let mut pairs = Vec::new();
         let mut copied_sources = Vec::new();
+        let by_source: HashMap<KnownMessage, &MessageRow> =
+            source_rows.iter().map(|m| (known(m), m)).collect();
+        let mut cached_details = match (source_rows.first(), source_rows.last()) {
+            (Some(lowest), Some(highest)) => {
+                self.index()?
+                    .details_between(source_row.id, lowest.uid, highest.uid)?
+            }
+            _ => HashMap::new(),
+        };
         for (offset, copied) in transferred.copied.iter().enumerate() {
-            let Some(message) = source_rows.iter().find(|m| known(m) == copied.source) else {
+            let Some(&message) = by_source.get(&copied.source) else {
                 continue;
             };
             let uid = Uid::new(first.get() + offset as u32).expect("UIDs above zero");
-            let cached = self.index()?.details(source_row.id, message.uid)?;
-            let details = match cached {
+            let details = match cached_details.remove(&message.uid) {
                 Some(details) => details,
                 None => crate::sync::read_details(target, copied.number, &copied.identity)
                     .ok_or_else(|| missing(&source_row.name, message.uid))?,
