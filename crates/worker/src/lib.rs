@@ -20,6 +20,7 @@ mod search;
 mod serve;
 mod session;
 mod table;
+mod trim;
 mod unwind;
 mod view;
 
@@ -30,6 +31,7 @@ pub use serve::{
     SPECIAL_USE_FOLDERS, WorkerConfig, serve,
 };
 pub use session::MAX_INVALID_COMMANDS_IN_A_ROW;
+pub use trim::{MEMORY_TRIM_INTERVAL, release_free_memory};
 
 // A panic in one session is caught so that the other sessions keep running, which needs
 // unwinding.

@@ -10,7 +10,7 @@ use asimapd_mh::{MailRoot, Profile};
 use asimapd_proto::Tag;
 use asimapd_proto::response::{Code, Status, StatusResponse};
 use asimapd_store::{Store, WatchConfig};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::error::WorkerError;
@@ -73,17 +73,22 @@ pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), W
             None
         }
     };
-    let result = serve_sessions(&control, &config, &store).await;
+    let session_ended = Arc::new(Notify::new());
+    let trimmer = tokio::spawn(crate::trim::release_periodically(session_ended.clone()));
+    let result = serve_sessions(&control, &config, &store, &session_ended).await;
+    trimmer.abort();
     // Dropping the watcher joins its thread, so it happens off the async threads.
     let _ = tokio::task::spawn_blocking(move || drop(watcher)).await;
     result
 }
 
 /// Runs the accept loop until shutdown, the linger time or a control socket failure.
+/// Notifies `session_ended` each time a session ends.
 async fn serve_sessions(
     control: &ControlSocket,
     config: &WorkerConfig,
     store: &Store,
+    session_ended: &Notify,
 ) -> Result<(), WorkerError> {
     let settings = Arc::new(SessionSettings {
         idle_keepalive: config.idle_keepalive,
@@ -119,7 +124,7 @@ async fn serve_sessions(
                     return Err(error.into());
                 }
             },
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => session_ended.notify_one(),
             () = linger, if sessions.is_empty() => {
                 tracing::info!(user = %config.user, "no connection for the linger time; stopping");
                 return Ok(());
