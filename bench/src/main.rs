@@ -384,6 +384,9 @@ fn is_selected(only: &[String], name: &str) -> bool {
 fn measure_memory(args: &Args, bench: &Bench, servers: &[(Server, Target)]) -> Vec<MemoryRow> {
     let mut rows = Vec::new();
     for (server, target) in servers {
+        // The sessions of the workloads are still ending: Dovecot's `imap` processes exit,
+        // and asimapd's worker gives the memory they freed back to the kernel.
+        std::thread::sleep(IDLE_SETTLE);
         let baseline = servers::tree_memory(server.pid());
         let mut row = MemoryRow::new(server.name, baseline);
         let mut connections = Vec::new();
