@@ -58,6 +58,7 @@ pub use index::{
     MessageRow, NewMessage, Totals, Writer,
 };
 pub use ops::{CopyOutcome, OpenedMessage, StoreMode, StoreOutcome};
+pub use own_change::MAX_DIR_WATCHES;
 pub use reconcile::{AddedMessage, DiskMessage, Plan, ReconcileError, reconcile};
 pub use schema::{BUSY_TIMEOUT, INDEX_FILE, SCHEMA_VERSION, open_index, schema_version};
 pub use store::{Selected, Store};

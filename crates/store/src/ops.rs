@@ -23,9 +23,8 @@ use crate::flags::{FlagSet, SystemFlag};
 use crate::index::{
     InternalDate, MAX_UID, MailboxRow, MailboxUpdate, MessageDetails, MessageRow, NewMessage,
 };
-use crate::own_change::DirWatch;
 use crate::store::{Live, MailboxState, Store, lock, modseq};
-use crate::sync::{adopt_own_change, analyze, send_update_events};
+use crate::sync::{analyze, send_update_events};
 
 /// Up to this many UIDs are looked up one by one. More load the whole mailbox in one query,
 /// which is faster than that many single lookups.
@@ -82,9 +81,12 @@ impl Store {
         let state = self.state(name);
         let mut live = lock(&state.live);
         let folder = self.inner.root.folder(name)?;
-        // Started before the check's probe, so that with it every change since the last
-        // pass is seen either in the probe or in the watch.
-        let dir_watch = DirWatch::start(&folder);
+        // The last append's watch, or one started before the check's probe, so that every
+        // change since the stamp the store holds shows in the probe or in the watch.
+        let dir_watch = live
+            .dir_watch
+            .take()
+            .or_else(|| self.inner.dir_watches.start(&folder));
         self.check_locked(name, &state, &mut live)?;
         let existing = folder.sequences()?.public;
         let sequences = self.sequences_for(flags, &existing);
@@ -126,8 +128,14 @@ impl Store {
             ino: appended.identity.ino,
         });
         expected.sort_unstable();
-        let watch = dir_watch.map(|watch| (watch, appended.number));
-        adopt_own_change(&folder, &mut live, expected, written, watch);
+        self.adopt_own_append(
+            &folder,
+            &mut live,
+            expected,
+            written,
+            dir_watch,
+            appended.number,
+        );
         live.appends.push(WatchedAppend {
             appended,
             uid,

@@ -1,12 +1,18 @@
 //! Telling this process's own change of a folder directory from another writer's.
 //!
 //! Every APPEND changes the folder's directory stamp, and a stamp does not record who changed
-//! it. Before the append, [`DirWatch::start`] adds an inotify watch on the directory; after
-//! it, [`DirWatch::only_added`] reads the events. When the only message file created,
-//! removed or renamed in between is the appended one, no other writer touched the folder's
-//! messages, and the store keeps its last pass valid without listing the folder again.
+//! it. An inotify watch on the directory ([`DirWatch`]) runs from before the check that
+//! precedes the append to after it, and [`DirWatch::only_added`] reads its events. When the
+//! only message file created, removed or renamed meanwhile is the appended one, no other
+//! writer touched the folder's messages, and the store keeps its last pass valid without
+//! listing the folder again. The next watch starts before the store records the new stamp
+//! and stays with the mailbox until its next append, so a change made right after the
+//! stamp was taken shows in its events even when the kernel's coarse clock gave the
+//! directory the same stamp.
 
 use std::io::ErrorKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use asimapd_mh::{Folder, MessageNumber};
 use inotify::{EventMask, Inotify, WatchMask};
@@ -14,27 +20,77 @@ use inotify::{EventMask, Inotify, WatchMask};
 /// Size in bytes of the buffer that inotify events are read into.
 const EVENT_BUFFER: usize = 4096;
 
-/// An inotify watch on one folder directory, for the length of one change.
+/// Most directory watches one store keeps open at once. Each is an inotify instance, and
+/// the kernel allows each user 128 of them by default (`fs.inotify.max_user_instances`),
+/// shared with every other program of the user. Beyond the limit, an append leaves the
+/// next check a full pass.
+pub const MAX_DIR_WATCHES: usize = 16;
+
+/// Counts the directory watches of one store, up to [`MAX_DIR_WATCHES`].
+#[derive(Debug, Default)]
+pub(crate) struct DirWatchBudget {
+    in_use: Arc<AtomicUsize>,
+}
+
+impl DirWatchBudget {
+    /// Starts recording changes of the entries in `folder`'s directory. Returns `None` when
+    /// [`MAX_DIR_WATCHES`] are open, or when inotify is unavailable (no kernel support, or
+    /// the per-user limits on instances and watches reached).
+    pub(crate) fn start(&self, folder: &Folder) -> Option<DirWatch> {
+        let claimed = self
+            .in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                (count < MAX_DIR_WATCHES).then_some(count + 1)
+            })
+            .is_ok();
+        if !claimed {
+            return None;
+        }
+        let counted = Counted(self.in_use.clone());
+        let inotify = start_inotify(folder)?;
+        Some(DirWatch {
+            inotify,
+            _counted: counted,
+        })
+    }
+
+    /// Returns how many watches are open.
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Acquire)
+    }
+}
+
+/// One claimed place in a [`DirWatchBudget`], given back when dropped.
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An inotify watch on one folder directory.
+#[derive(Debug)]
 pub(crate) struct DirWatch {
     inotify: Inotify,
+    _counted: Counted,
+}
+
+fn start_inotify(folder: &Folder) -> Option<Inotify> {
+    let inotify = Inotify::init().ok()?;
+    let mask = WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF;
+    inotify.watches().add(folder.path(), mask).ok()?;
+    Some(inotify)
 }
 
 impl DirWatch {
-    /// Starts recording changes of the entries in `folder`'s directory. Returns `None` when
-    /// inotify is unavailable (no kernel support, or the per-user limits on instances and
-    /// watches reached); the caller then lists the folder instead.
-    pub(crate) fn start(folder: &Folder) -> Option<DirWatch> {
-        let inotify = Inotify::init().ok()?;
-        let mask = WatchMask::CREATE
-            | WatchMask::DELETE
-            | WatchMask::MOVED_FROM
-            | WatchMask::MOVED_TO
-            | WatchMask::DELETE_SELF
-            | WatchMask::MOVE_SELF;
-        inotify.watches().add(folder.path(), mask).ok()?;
-        Some(DirWatch { inotify })
-    }
-
     /// Returns true when, since [`DirWatch::start`], the only message file created, removed
     /// or renamed in the directory is `own`, created once. Other names (temporary files,
     /// `,N` backups without their number's removal) do not count, because they are not
@@ -97,7 +153,7 @@ mod tests {
     fn own_message_and_temporary_files_pass() {
         let dir = tempfile::tempdir().unwrap();
         let folder = folder(&dir);
-        let watch = DirWatch::start(&folder).unwrap();
+        let watch = DirWatchBudget::default().start(&folder).unwrap();
         std::fs::write(folder.path().join(".asimapd-tmp.1"), "x").unwrap();
         std::fs::hard_link(
             folder.path().join(".asimapd-tmp.1"),
@@ -112,7 +168,7 @@ mod tests {
     fn another_new_message_fails() {
         let dir = tempfile::tempdir().unwrap();
         let folder = folder(&dir);
-        let watch = DirWatch::start(&folder).unwrap();
+        let watch = DirWatchBudget::default().start(&folder).unwrap();
         std::fs::write(folder.path().join("1"), "ours").unwrap();
         std::fs::write(folder.path().join("2"), "inc's").unwrap();
         assert!(!watch.only_added(number(1)));
@@ -123,17 +179,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let folder = folder(&dir);
         std::fs::write(folder.path().join("5"), "old").unwrap();
-        let watch = DirWatch::start(&folder).unwrap();
+        let watch = DirWatchBudget::default().start(&folder).unwrap();
         std::fs::write(folder.path().join("6"), "ours").unwrap();
         std::fs::rename(folder.path().join("5"), folder.path().join(",5")).unwrap();
         assert!(!watch.only_added(number(6)));
     }
 
     #[test]
+    fn budget_limits_open_watches() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = folder(&dir);
+        let budget = DirWatchBudget::default();
+        let watches: Vec<DirWatch> = (0..MAX_DIR_WATCHES)
+            .map(|_| budget.start(&folder).unwrap())
+            .collect();
+        assert!(budget.start(&folder).is_none(), "one more than the limit");
+        drop(watches);
+        assert_eq!(budget.in_use(), 0);
+        assert!(budget.start(&folder).is_some());
+    }
+
+    #[test]
     fn missing_own_message_fails() {
         let dir = tempfile::tempdir().unwrap();
         let folder = folder(&dir);
-        let watch = DirWatch::start(&folder).unwrap();
+        let watch = DirWatchBudget::default().start(&folder).unwrap();
         assert!(!watch.only_added(number(1)));
     }
 }

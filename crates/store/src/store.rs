@@ -25,6 +25,7 @@ use crate::flag_writes::FlagWrites;
 use crate::flags::FlagMap;
 use crate::import::{ASIMAP_DB_FILE, read_asimap_db};
 use crate::index::{DirIdentity, Index, MailboxRow};
+use crate::own_change::{DirWatch, DirWatchBudget};
 use crate::pool::{MAX_READERS, ReadPool, Reader};
 use crate::schema::INDEX_FILE;
 
@@ -50,6 +51,8 @@ pub(crate) struct Inner {
     /// Read-only connections for queries, which run beside each other and beside a write.
     readers: ReadPool,
     mailboxes: Mutex<HashMap<String, Arc<MailboxState>>>,
+    /// The directory watches that appends keep open.
+    pub(crate) dir_watches: DirWatchBudget,
     /// Set once the fallback from inotify to polling has been logged.
     pub(crate) polling_logged: AtomicBool,
 }
@@ -80,6 +83,9 @@ pub(crate) struct Live {
     pub(crate) listing: Vec<MessageRef>,
     /// When the append watch last ran.
     pub(crate) appends_checked: Option<Instant>,
+    /// The watch on the folder directory started when the last append recorded its stamp;
+    /// the next append reads it.
+    pub(crate) dir_watch: Option<DirWatch>,
 }
 
 /// A selected mailbox: the messages at the time of SELECT and the events after it.
@@ -115,6 +121,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers: ReadPool::new(&path, MAX_READERS),
                 mailboxes: Mutex::new(HashMap::new()),
+                dir_watches: DirWatchBudget::default(),
                 polling_logged: AtomicBool::new(false),
             }),
         };

@@ -87,15 +87,12 @@ impl Store {
         };
         let same_dir = live.probe.is_some_and(|seen| seen.dir == probe.dir) && !live.pending;
         let unchanged = same_dir && live.probe == Some(probe);
-        if same_dir && !live.appends.is_empty() && (!unchanged || appends_due(live)) {
-            if self.watch_appends(name, &folder, live)? {
-                return self.sync_locked(name, state, live);
-            }
-            if unchanged {
-                // Ending a watch removed private files, which changes the directory stamp.
-                let listing = live.listing.clone();
-                adopt_own_change(&folder, live, listing, SequencesWrite::Untouched, None);
-            }
+        if same_dir
+            && !live.appends.is_empty()
+            && (!unchanged || appends_due(live))
+            && self.watch_appends(name, &folder, live)?
+        {
+            return self.sync_locked(name, state, live);
         }
         if unchanged {
             return Ok(());
@@ -196,6 +193,8 @@ impl Store {
         .map_err(|_| uids_exhausted(name))?;
         live.probe = Some(snapshot.probe);
         live.listing = snapshot.listing.messages;
+        // Its events may predate this pass; the next append starts a new one.
+        live.dir_watch = None;
         live.pending = !plan.unsettled.is_empty();
         if plan.is_empty() {
             return Ok(());
@@ -430,49 +429,61 @@ fn appends_due(live: &Live) -> bool {
         .is_none_or(|checked| checked.elapsed() >= APPEND_RECHECK)
 }
 
-/// After a change made by this process, records the folder's current probe as seen when
-/// nothing else changed the folder since the last pass: the folder's message files are
-/// exactly `expected`, and `.mh_sequences` was written by no one else (`sequences`). The
-/// next check then needs no full pass. `watch`, started before the check that preceded the
-/// change, shows whether the only message file added since is the one given; without it, a
-/// fresh listing is compared with `expected`. When neither holds, or a probe or the listing
-/// fails, the old probe stays, so the next check runs a full pass.
-pub(crate) fn adopt_own_change(
-    folder: &Folder,
-    live: &mut Live,
-    expected: Vec<MessageRef>,
-    sequences: SequencesWrite,
-    watch: Option<(DirWatch, MessageNumber)>,
-) {
-    let Some(seen) = live.probe else {
-        return;
-    };
-    if live.pending {
-        return;
-    }
-    // The probe comes before the listing: a change after the probe shows in the listing
-    // and stops the adoption, or changes a later probe.
-    let Ok(now) = folder.probe() else {
-        return;
-    };
-    let sequences_ours = match sequences {
-        SequencesWrite::Untouched => now.sequences == seen.sequences,
-        SequencesWrite::Rewritten { before, after } => {
-            before == seen.sequences && now.sequences == Some(after)
+impl Store {
+    /// After an APPEND, records the folder's current probe as seen when nothing else changed
+    /// the folder since the stamp the store held: `watch`, which ran from before the check
+    /// that preceded the append, saw no message file created, removed or renamed but
+    /// `added`, and `.mh_sequences` was written by no one else (`sequences`). The folder's
+    /// message files are then `expected`, and the next check needs no full pass. A new
+    /// watch, started before the probe, stays with the mailbox for the next append. When
+    /// anything else may have changed the folder, or no watch could run, the next check
+    /// runs a full pass, even if the directory stamp looks unchanged.
+    pub(crate) fn adopt_own_append(
+        &self,
+        folder: &Folder,
+        live: &mut Live,
+        expected: Vec<MessageRef>,
+        sequences: SequencesWrite,
+        watch: Option<DirWatch>,
+        added: MessageNumber,
+    ) {
+        if live.probe.is_none() || live.pending {
+            return;
         }
-    };
-    if !sequences_ours {
-        return;
+        let adopted = self.try_adopt(folder, live, sequences, watch, added);
+        match adopted {
+            Some((now, next_watch)) => {
+                live.probe = Some(now);
+                live.listing = expected;
+                live.dir_watch = Some(next_watch);
+            }
+            None => live.pending = true,
+        }
     }
-    let only_ours = match watch {
-        Some((watch, added)) => watch.only_added(added),
-        None => folder
-            .list()
-            .is_ok_and(|listing| listing.messages == expected),
-    };
-    if only_ours {
-        live.probe = Some(now);
-        live.listing = expected;
+
+    /// The checks of [`Store::adopt_own_append`]: returns the probe to record and the next
+    /// watch, or `None` when the change cannot be shown to be the append's alone.
+    fn try_adopt(
+        &self,
+        folder: &Folder,
+        live: &Live,
+        sequences: SequencesWrite,
+        watch: Option<DirWatch>,
+        added: MessageNumber,
+    ) -> Option<(Probe, DirWatch)> {
+        let seen = live.probe?;
+        let watch = watch?;
+        // Started before the probe, so a change right after the probe shows in its events.
+        let next_watch = self.inner.dir_watches.start(folder)?;
+        let now = folder.probe().ok()?;
+        let sequences_ours = match sequences {
+            SequencesWrite::Untouched => now.sequences == seen.sequences,
+            SequencesWrite::Rewritten { before, after } => {
+                before == seen.sequences && now.sequences == Some(after)
+            }
+        };
+        // The watch is read after the probe: a change after the probe shows in its events.
+        (sequences_ours && watch.only_added(added)).then_some((now, next_watch))
     }
 }
 
