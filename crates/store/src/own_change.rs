@@ -6,8 +6,8 @@
 //! only message file created, removed or renamed meanwhile is the appended one, no other
 //! writer touched the folder's messages, and the store keeps its last pass valid without
 //! listing the folder again. The next watch starts before the store records the new stamp
-//! and stays with the mailbox until its next append, so a change made right after the
-//! stamp was taken shows in its events even when the kernel's coarse clock gave the
+//! and stays with the mailbox until its next append. A change made right after the stamp
+//! was taken therefore shows in its events, even when the kernel's coarse clock gave the
 //! directory the same stamp.
 
 use std::io::ErrorKind;
@@ -20,10 +20,10 @@ use inotify::{EventMask, Inotify, WatchMask};
 /// Size in bytes of the buffer that inotify events are read into.
 const EVENT_BUFFER: usize = 4096;
 
-/// Most directory watches one store keeps open at once. Each is an inotify instance, and
-/// the kernel allows each user 128 of them by default (`fs.inotify.max_user_instances`),
-/// shared with every other program of the user. Beyond the limit, an append leaves the
-/// next check a full pass.
+/// Maximum number of directory watches that one store keeps open. Each is an inotify
+/// instance, and the kernel allows each user 128 of them by default
+/// (`fs.inotify.max_user_instances`), shared with every other program of the user. Beyond
+/// the limit, an append leaves the next check a full pass.
 pub const MAX_DIR_WATCHES: usize = 16;
 
 /// Counts the directory watches of one store, up to [`MAX_DIR_WATCHES`].
@@ -91,7 +91,7 @@ fn start_inotify(folder: &Folder) -> Option<Inotify> {
 }
 
 impl DirWatch {
-    /// Returns true when, since [`DirWatch::start`], the only message file created, removed
+    /// Returns true when, since [`DirWatchBudget::start`], the only message file created, removed
     /// or renamed in the directory is `own`, created once. Other names (temporary files,
     /// `,N` backups without their number's removal) do not count, because they are not
     /// messages. A lost event, or the directory itself removed or moved, counts as another

@@ -431,10 +431,11 @@ fn appends_due(live: &Live) -> bool {
 
 impl Store {
     /// After an APPEND, records the folder's current probe as seen when nothing else changed
-    /// the folder since the stamp the store held: `watch`, which ran from before the check
-    /// that preceded the append, saw no message file created, removed or renamed but
-    /// `added`, and `.mh_sequences` was written by no one else (`sequences`). The folder's
-    /// message files are then `expected`, and the next check needs no full pass. A new
+    /// the folder since the stamp the store held. `watch` ran from before the check that
+    /// preceded the append, and must have seen no message file created, removed or renamed
+    /// but `added`. `.mh_sequences` must have been written by no one else (`sequences`).
+    /// The folder's message files are then `expected`, and the next check needs no full
+    /// pass. A new
     /// watch, started before the probe, stays with the mailbox for the next append. When
     /// anything else may have changed the folder, or no watch could run, the next check
     /// runs a full pass, even if the directory stamp looks unchanged.
