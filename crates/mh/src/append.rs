@@ -57,7 +57,7 @@ pub struct Appended {
     copy: PathBuf,
 }
 
-/// What an append did to `.mh_sequences`, so that a caller holding an earlier
+/// The write an append made to `.mh_sequences`. With it, a caller that has an earlier
 /// [`crate::Probe`] can tell whether anyone else wrote the file in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SequencesWrite {
@@ -251,11 +251,11 @@ impl Folder {
     }
 
     /// Links a finished file (LF line ends, already synced) into the folder under the next
-    /// free number and returns the number; `source` keeps its name. Starts at `*next` when
-    /// the caller knows where to start (an earlier link of the same batch, or a listing the
-    /// folder's stamp shows is current), else one above the folder's highest number, and
-    /// sets `*next` to one above the number used. `EEXIST` still moves on to the next number, so a file that another
-    /// writer added meanwhile is never replaced.
+    /// free number and returns the number. `source` keeps its name. The first number tried
+    /// is `*next` when the caller set it (an earlier link of the same batch, or a listing
+    /// that the folder's stamp shows is current), else one above the folder's highest
+    /// number. Sets `*next` to one above the number used. `EEXIST` moves on to the next
+    /// number, so a file that another writer added meanwhile is never replaced.
     // NOTE: when another writer adds files above `*next` and removes some of them during a
     // batch, a later link can take a freed number below the folder's highest one, where
     // `refile` would take one above the highest. The index orders messages by UID, so IMAP

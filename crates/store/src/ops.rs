@@ -82,7 +82,7 @@ impl Store {
         let mut live = lock(&state.live);
         let folder = self.inner.root.folder(name)?;
         // The last append's watch, or one started before the check's probe, so that every
-        // change since the stamp the store holds shows in the probe or in the watch.
+        // change since the stamp the store recorded shows in the probe or in the watch.
         let dir_watch = live
             .dir_watch
             .take()
@@ -122,20 +122,11 @@ impl Store {
         self.writer().write(|w| w.apply(row.id, &update))?;
         // Without this, the append's own change of the directory stamp would make the next
         // command's check run a full pass, one `stat` per file.
-        let mut expected = live.listing.clone();
-        expected.push(MessageRef {
+        let added = MessageRef {
             number: appended.number,
             ino: appended.identity.ino,
-        });
-        expected.sort_unstable();
-        self.adopt_own_append(
-            &folder,
-            &mut live,
-            expected,
-            written,
-            dir_watch,
-            appended.number,
-        );
+        };
+        self.adopt_own_append(&folder, &mut live, written, dir_watch, added);
         live.appends.push(WatchedAppend {
             appended,
             uid,

@@ -420,42 +420,40 @@ pub const SNAPSHOT_ATTEMPTS: usize = 3;
 /// to [`SNAPSHOT_ATTEMPTS`] times. After that the files as last seen are used, and the next
 /// pass corrects what changed.
 /// True when the append watch has not run for [`APPEND_RECHECK`]. The watch runs before
-/// a command whenever the folder's probe changed; nmh commands that damage an append (`inc`
-/// writing over it, `sortm`, `rmm`, `mark`) change it. Writing over a file in place changes
-/// neither the directory nor `.mh_sequences` by itself (`inc` also sets `cur` in
-/// `.mh_sequences`), so the timed run catches such a write by another program.
+/// a command whenever the folder's probe changed, and the nmh commands that damage an
+/// append (`inc` writing over it, `sortm`, `rmm`, `mark`) change the probe. Writing over a
+/// file in place changes neither the directory nor `.mh_sequences` (`inc` changes the
+/// latter because it sets `cur`), so the timed run catches such a write by another program.
 fn appends_due(live: &Live) -> bool {
     live.appends_checked
         .is_none_or(|checked| checked.elapsed() >= APPEND_RECHECK)
 }
 
 impl Store {
-    /// After an APPEND, records the folder's current probe as seen when nothing else changed
-    /// the folder since the stamp the store held. `watch` ran from before the check that
-    /// preceded the append, and must have seen no message file created, removed or renamed
-    /// but `added`. `.mh_sequences` must have been written by no one else (`sequences`).
-    /// The folder's message files are then `expected`, and the next check needs no full
-    /// pass. A new
-    /// watch, started before the probe, stays with the mailbox for the next append. When
-    /// anything else may have changed the folder, or no watch could run, the next check
-    /// runs a full pass, even if the directory stamp looks unchanged.
+    /// Records the folder's current probe after an APPEND when nothing else changed the
+    /// folder since the stamp the store had. `watch`, which ran from before the check that
+    /// preceded the append, must show no message file created, removed or renamed but
+    /// `added`, and no one else may have written `.mh_sequences` (`sequences`). Then `added`
+    /// joins the listing, and the next check needs no full pass. A new watch, started before
+    /// the probe, stays with the mailbox for the next append. Otherwise the next check runs
+    /// a full pass, even if the directory stamp looks unchanged.
     pub(crate) fn adopt_own_append(
         &self,
         folder: &Folder,
         live: &mut Live,
-        expected: Vec<MessageRef>,
         sequences: SequencesWrite,
         watch: Option<DirWatch>,
-        added: MessageNumber,
+        added: MessageRef,
     ) {
         if live.probe.is_none() || live.pending {
             return;
         }
-        let adopted = self.try_adopt(folder, live, sequences, watch, added);
-        match adopted {
+        match self.try_adopt(folder, live, sequences, watch, added.number) {
             Some((now, next_watch)) => {
                 live.probe = Some(now);
-                live.listing = expected;
+                if let Err(position) = live.listing.binary_search(&added) {
+                    live.listing.insert(position, added);
+                }
                 live.dir_watch = Some(next_watch);
             }
             None => live.pending = true,

@@ -824,7 +824,7 @@ fn append_overwritten_in_place_keeps_its_uid() {
 }
 
 #[test]
-fn message_filed_right_after_appends_is_seen_by_the_next_check() {
+fn refile_after_appends_is_indexed() {
     let Some(home) = home() else { return };
     home.run("folder", &["-create", "+drafts"]);
     fill_settled(&home, "drafts", &["filed"]);
@@ -848,7 +848,7 @@ fn message_filed_right_after_appends_is_seen_by_the_next_check() {
 }
 
 #[test]
-fn mark_right_after_appends_is_seen_by_the_next_check() {
+fn mark_after_appends_is_applied() {
     let Some(home) = home() else { return };
     let store = open_store(&home);
     for id in ["first", "second"] {

@@ -3,7 +3,7 @@
 //! glibc's allocator keeps freed memory in the arena of the thread that used it and returns
 //! it to the kernel only in some cases, so a burst of allocations stays in the worker's
 //! resident size after it is freed. Opening a folder of 100,000 messages allocates the
-//! index rows and the session's view of every message; after the session ended, about
+//! index rows and the session's view of every message. After the session ended, about
 //! 250 MiB of it stayed resident until `malloc_trim` was called. The worker calls it when a
 //! session ends and every [`MEMORY_TRIM_INTERVAL`].
 

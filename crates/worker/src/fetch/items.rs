@@ -45,8 +45,8 @@ impl Content {
         }
     }
 
-    /// Returns the analysis, parsing the bytes on first use. A loader that knows the
-    /// request needs it parses on the loading thread instead (see [`FileNeeds`]).
+    /// Returns the analysis, parsing the bytes on first use. When the request needs the
+    /// analysis, the loader parses on the loading thread instead (see [`FileNeeds`]).
     fn analysis(&self) -> &Analysis {
         self.analysis
             .get_or_init(|| Analysis::parse(self.bytes.bytes()))
