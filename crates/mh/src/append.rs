@@ -153,7 +153,7 @@ impl Folder {
     ) -> Result<(Appended, SequencesWrite)> {
         let copy = self.write_copy(message)?;
         let mut next = next.map(MessageNumber::get);
-        match self.link_and_mark(&copy, sequences, &mut next) {
+        match self.link_and_mark(&copy, sequences, &mut next, Vec::new()) {
             Ok((number, identity, written)) => {
                 let appended = Appended {
                     number,
@@ -398,12 +398,14 @@ impl Folder {
     /// Copies the private copy to a temporary file, links it to a new number, and adds the
     /// sequences. The message file is a separate inode from the private copy, so whatever
     /// destroys the message leaves the copy intact.
-    /// `next` is the first number to try, as in [`Folder::link_from`].
+    /// `next` is the first number to try, as in [`Folder::link_from`]. `also` are further
+    /// changes made in the same write of `.mh_sequences`.
     fn link_and_mark(
         &self,
         copy: &Path,
         sequences: &[SequenceName],
         next: &mut Option<u32>,
+        also: Vec<SequenceChange>,
     ) -> Result<(MessageNumber, FileIdentity, SequencesWrite)> {
         let temp = self.temp_path(TEMP_PREFIX);
         let linked = self.copy_file(copy, &temp).and_then(|identity| {
@@ -413,14 +415,15 @@ impl Folder {
         });
         let _ = std::fs::remove_file(&temp);
         let (number, identity) = linked?;
-        if sequences.is_empty() {
+        if sequences.is_empty() && also.is_empty() {
             return Ok((number, identity, SequencesWrite::Untouched));
         }
         let numbers: NumberSet = [number].into_iter().collect();
-        let changes: Vec<SequenceChange> = sequences
+        let mut changes: Vec<SequenceChange> = sequences
             .iter()
             .map(|name| SequenceChange::add(name.clone(), numbers.clone()))
             .collect();
+        changes.extend(also);
         self.check_writable_names(&changes)?;
         let (_, before, after) = self.modify_sequences_noting(|file| file.apply(&changes))?;
         Ok((
@@ -509,10 +512,21 @@ impl Folder {
         Ok(is_in_any_sequence(sequences, appended))
     }
 
+    /// Links the private copy in under a new number with the append's sequences, and takes
+    /// the `lost` number out of those sequences: the message now under it is another
+    /// writer's, and the append's flags must not stick to it. The profile's Unseen-Sequence
+    /// is the exception, because `inc` adds its own deliveries to it.
     fn redeliver(&self, appended: &mut Appended) -> Result<AppendCheck> {
         let lost = appended.number;
+        let lost_numbers: NumberSet = [lost].into_iter().collect();
+        let release: Vec<SequenceChange> = appended
+            .sequences
+            .iter()
+            .filter(|name| !self.config.unseen.contains(name))
+            .map(|name| SequenceChange::remove(name.clone(), lost_numbers.clone()))
+            .collect();
         let (number, identity, _) =
-            self.link_and_mark(&appended.copy, &appended.sequences, &mut None)?;
+            self.link_and_mark(&appended.copy, &appended.sequences, &mut None, release)?;
         appended.number = number;
         appended.identity = identity;
         self.link_for_watch(appended);

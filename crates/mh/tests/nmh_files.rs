@@ -258,6 +258,37 @@ fn append_recovers_message_overwritten_by_inc() {
 }
 
 #[test]
+fn redelivery_takes_the_append_flags_off_the_lost_number() {
+    let Some(env) = setup("") else { return };
+    env.folder_with("reflag", 2);
+    let folder = env.root.folder("reflag").unwrap();
+    let mut appended = folder
+        .append(
+            &mut Cursor::new(message("mine", 1, 5)),
+            &[env.seq("unseen"), env.seq("flagged")],
+        )
+        .unwrap();
+    let lost = appended.number;
+
+    // inc with a stale listing overwrites the number, then adds its delivery to unseen.
+    std::fs::write(folder.message_path(lost), message("incs", 1, 0)).unwrap();
+    folder
+        .update_sequences(&[SequenceChange::add(
+            env.seq("unseen"),
+            numbers([lost.get()]),
+        )])
+        .unwrap();
+
+    let check = folder.check_append(&mut appended).unwrap();
+    assert_eq!(check, asimapd_mh::AppendCheck::Redelivered { lost });
+    assert_eq!(env.ids("reflag", Some("flagged")), ["<mine@test>"]);
+    let mut unseen = env.ids("reflag", Some("unseen"));
+    unseen.sort();
+    assert_eq!(unseen, ["<incs@test>", "<mine@test>"]);
+    folder.finish_append(appended).unwrap();
+}
+
+#[test]
 fn append_leaves_message_removed_by_rmm_alone() {
     let Some(env) = setup("") else { return };
     env.folder_with("gone", 1);
