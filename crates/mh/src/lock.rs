@@ -9,7 +9,10 @@
 //! With `Datalocking: dot` a liblockfile-style `FILE.lock` is taken as well, and with
 //! `Datalocking: flock` an `flock` as well. When nmh-compatible locking is turned off
 //! (`ENABLE_MH_FILE_LOCKING` false) only an `flock` is taken: it serialises this crate's own
-//! processes and threads without ever making an nmh command wait.
+//! processes and threads, and the nmh lock is taken only around the write itself, waiting at
+//! most [`UNLOCKED_WRITE_WAIT`] for it. An nmh command reading the file under its lock thus
+//! gets the whole old or the whole new text. A command that holds its lock for longer
+//! (`sortm`, `folder -pack`) is not waited for, and can read a partly written file.
 //!
 //! Every lock is taken by polling with a short back-off up to a time limit, never by blocking
 //! without one, and the caller holds it for milliseconds.
@@ -37,6 +40,10 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_LOCK_POLL: Duration = Duration::from_millis(1);
 /// Maximum pause between two lock attempts.
 const MAX_LOCK_POLL: Duration = Duration::from_millis(25);
+/// With nmh-compatible locking off, how long a rewrite of `.mh_sequences` waits for the nmh
+/// lock around the write itself before it writes without it. nmh commands that only read
+/// the file usually hold the lock for a few milliseconds.
+const UNLOCKED_WRITE_WAIT: Duration = Duration::from_millis(200);
 /// Age after which a dot lock file whose owner cannot be checked is treated as stale
 /// (liblockfile uses the same five minutes).
 const DOT_LOCK_STALE_AGE: Duration = Duration::from_secs(300);
@@ -65,6 +72,8 @@ pub(crate) struct LockedFile {
     path: PathBuf,
     /// True when this lock's `open` created the file.
     pub(crate) created: bool,
+    /// Whether nmh's locks are held for the whole update, not only this crate's `flock`.
+    nmh_locked: bool,
     _dot: Option<DotLock>,
 }
 
@@ -94,6 +103,7 @@ impl LockedFile {
                     file,
                     path: path.to_owned(),
                     created,
+                    nmh_locked: policy.file_locking,
                     _dot: dot,
                 }));
             }
@@ -118,13 +128,23 @@ impl LockedFile {
 
     /// Rewrites the file in place: write from offset 0, then truncate to the new length. The
     /// inode stays the same, so nmh commands waiting on this file's lock see the new content.
+    /// When nmh's locks are not held for the whole update, nmh's write lock is taken for the
+    /// write alone if it can be had within [`UNLOCKED_WRITE_WAIT`].
     pub(crate) fn replace_contents(&self, bytes: &[u8]) -> Result<()> {
-        self.file
+        let nmh_lock_for_write = !self.nmh_locked && self.lock_for_write()?;
+        let written = self
+            .file
             .write_all_at(bytes, 0)
-            .context("write", &self.path)?;
-        self.file
-            .set_len(bytes.len() as u64)
-            .context("ftruncate", &self.path)?;
+            .context("write", &self.path)
+            .and_then(|()| {
+                self.file
+                    .set_len(bytes.len() as u64)
+                    .context("ftruncate", &self.path)
+            });
+        if nmh_lock_for_write {
+            unlock_fcntl(&self.file);
+        }
+        written?;
         let meta = self.file.metadata().context("fstat", &self.path)?;
         let key = (meta.dev(), meta.ino());
         let mut emptied = emptied_here();
@@ -137,6 +157,23 @@ impl LockedFile {
             }
         }
         Ok(())
+    }
+
+    /// Tries for up to [`UNLOCKED_WRITE_WAIT`] to take the fcntl write lock that nmh
+    /// commands take; returns whether it was taken.
+    fn lock_for_write(&self) -> Result<bool> {
+        let deadline = Instant::now() + UNLOCKED_WRITE_WAIT;
+        let mut pause = FIRST_LOCK_POLL;
+        loop {
+            if try_fcntl_lock(&self.file, &self.path, LockMode::Write)? {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(MAX_LOCK_POLL);
+        }
     }
 
     /// Returns true when this process emptied the file last, judged by its device, inode
@@ -303,6 +340,14 @@ fn would_block(err: io::Error, op: &'static str, path: &Path) -> Result<bool> {
     match err.raw_os_error() {
         Some(libc::EAGAIN | libc::EACCES | libc::EINTR) => Ok(false),
         _ => Err(MhError::io(op, path, err)),
+    }
+}
+
+fn unlock_fcntl(file: &File) {
+    let lock = whole_file_lock(libc::F_UNLCK);
+    // SAFETY: as in `try_fcntl_lock`; unlocking a lock that is not held is a no-op.
+    unsafe {
+        libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock);
     }
 }
 

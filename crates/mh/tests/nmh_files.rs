@@ -723,6 +723,81 @@ fn own_updates_survive_without_nmh_locking() {
 }
 
 #[test]
+fn unlocked_update_waits_for_an_nmh_reader() {
+    // Without nmh-compatible locking an update still takes nmh's lock around its write, so an
+    // nmh command reading the file under that lock sees the old or the new text, never a mix.
+    // strace slows each read of `mark -list` down, so that it reads the file in several
+    // 8 KiB pieces and holds its lock for tens of milliseconds, and the update shortens the
+    // file meanwhile. Written at once, mark would list the part it had read and stop.
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    const ROUNDS: usize = 5;
+    const MESSAGES: u32 = 12_000;
+    let Some(env) = setup("") else { return };
+    let Some(strace) = asimapd_testkit::require_tool("strace", "strace") else {
+        return;
+    };
+    env.home.create_folder("slowread");
+    let messages: Vec<Vec<u8>> = (0..MESSAGES).map(|_| message("same", 1, 0)).collect();
+    env.home.fill("slowread", &messages);
+    let profile = Profile::load(&env.home.profile_path(), env.home.home()).unwrap();
+    let root = MailRoot::open(&env.home.mail_root(), Some(&profile), false).unwrap();
+    let folder = root.folder("slowread").unwrap();
+    let path = env.home.folder_path("slowread").join(".mh_sequences");
+    // About 33 KiB of text: five reads of mark's 8 KiB buffer.
+    let long = numbers((1..=MESSAGES).step_by(2));
+    let short = numbers([1]);
+    for round in 0..ROUNDS {
+        folder
+            .update_sequences(&[SequenceChange::add(env.seq("long"), long.clone())])
+            .unwrap();
+        let before = env.home.mark_list("slowread");
+        let mut mark = env
+            .home
+            .command(strace.to_str().unwrap())
+            .args(["-f", "-o", "/dev/null", "-e", "trace=read"])
+            .args([
+                "-e",
+                "inject=read:delay_exit=10000",
+                "mark",
+                "+slowread",
+                "-list",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start strace mark");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !asimapd_mh::is_locked_by_other(&path).unwrap() {
+            assert!(
+                mark.try_wait().unwrap().is_none(),
+                "round {round}: mark ended before it locked the file"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: mark never locked"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        folder
+            .update_sequences(&[
+                SequenceChange::remove(env.seq("long"), long.clone()),
+                SequenceChange::add(env.seq("long"), short.clone()),
+            ])
+            .unwrap();
+        let output = mark.wait_with_output().unwrap();
+        let after = env.home.mark_list("slowread");
+        assert!(output.status.success(), "round {round}: {output:?}");
+        let seen = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            seen == before || seen == after,
+            "round {round}: mark listed neither the old nor the new text: {:.200}",
+            seen
+        );
+    }
+}
+
+#[test]
 fn stale_temp_files_are_removed() {
     let Some(env) = setup("") else { return };
     env.folder_with("stale", 1);
