@@ -515,14 +515,20 @@ impl Folder {
     /// Links the private copy in under a new number with the append's sequences, and takes
     /// the `lost` number out of those sequences: the message now under it is another
     /// writer's, and the append's flags must not stick to it. The profile's Unseen-Sequence
-    /// is the exception, because `inc` adds its own deliveries to it.
+    /// is the exception, because `inc` adds its own deliveries to it. Without one, `unseen`
+    /// stays, the name that IMAP servers on MH folders read as not `\Seen`: an `inc` run with
+    /// another profile may have filled it, and a new delivery shown unseen misleads no one.
     fn redeliver(&self, appended: &mut Appended) -> Result<AppendCheck> {
         let lost = appended.number;
         let lost_numbers: NumberSet = [lost].into_iter().collect();
+        let is_unseen = |name: &SequenceName| match self.config.unseen.is_empty() {
+            true => name.as_str() == "unseen",
+            false => self.config.unseen.contains(name),
+        };
         let release: Vec<SequenceChange> = appended
             .sequences
             .iter()
-            .filter(|name| !self.config.unseen.contains(name))
+            .filter(|name| !is_unseen(name))
             .map(|name| SequenceChange::remove(name.clone(), lost_numbers.clone()))
             .collect();
         let (number, identity, _) =

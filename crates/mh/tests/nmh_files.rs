@@ -289,6 +289,32 @@ fn redelivery_takes_the_append_flags_off_the_lost_number() {
 }
 
 #[test]
+fn redelivery_without_profile_keeps_unseen_on_lost() {
+    // A server that reads no profile, beside nmh commands run with one: inc fills `unseen`.
+    let Some(env) = setup("") else { return };
+    env.folder_with("noprofile", 2);
+    let root = MailRoot::open(&env.home.mail_root(), None, true).unwrap();
+    let folder = root.folder("noprofile").unwrap();
+    let mut appended = folder
+        .append(
+            &mut Cursor::new(message("mine", 1, 5)),
+            &[env.seq("unseen"), env.seq("flagged")],
+        )
+        .unwrap();
+    let lost = appended.number;
+    std::fs::write(folder.message_path(lost), message("incs", 1, 0)).unwrap();
+
+    let check = folder.check_append(&mut appended).unwrap();
+    assert_eq!(check, asimapd_mh::AppendCheck::Redelivered { lost });
+    assert_eq!(env.ids("noprofile", Some("flagged")), ["<mine@test>"]);
+    assert_eq!(
+        env.ids("noprofile", Some("unseen")),
+        ["<incs@test>", "<mine@test>"]
+    );
+    folder.finish_append(appended).unwrap();
+}
+
+#[test]
 fn append_leaves_message_removed_by_rmm_alone() {
     let Some(env) = setup("") else { return };
     env.folder_with("gone", 1);
