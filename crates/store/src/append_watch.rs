@@ -19,7 +19,7 @@ use asimapd_proto::Uid;
 use crate::error::Result;
 use crate::flag_writes::FlagWrites;
 use crate::index::MailboxUpdate;
-use crate::store::{Live, Store};
+use crate::store::{Live, Store, lock};
 
 /// How often the append watch runs while the folder's probe stays the same. A change of
 /// the probe runs it before the next command.
@@ -99,6 +99,42 @@ impl Store {
             Some(err) => Err(err),
             None => Ok(changed),
         }
+    }
+
+    /// Ends the watch of every appended message, for a worker that stops: checks each one a
+    /// last time, repairing what nmh did to it, then removes its private copy and watch link.
+    /// Without this the copies stay in the folders until a later process's first pass there.
+    /// Returns how many watches ended.
+    // NOTE: an nmh command that acts on a listing taken before the append can still destroy
+    // the message during the rest of the watch period, and no process repairs that.
+    pub fn end_append_watches(&self) -> usize {
+        let mut ended = 0;
+        for (name, state) in self.live_mailboxes() {
+            let mut live = lock(&state.live);
+            if live.appends.is_empty() {
+                continue;
+            }
+            let folder = match self.inner.root.folder(&name) {
+                Ok(folder) => folder,
+                Err(error) => {
+                    tracing::warn!(mailbox = name, %error, "ending append watches failed");
+                    continue;
+                }
+            };
+            if let Err(error) = self.watch_appends(&name, &folder, &mut live) {
+                tracing::warn!(mailbox = name, %error, "last check of appended messages failed");
+            }
+            for watched in std::mem::take(&mut live.appends) {
+                let uid = watched.uid.get();
+                match folder.finish_append(watched.appended) {
+                    Ok(()) => ended += 1,
+                    Err(error) => {
+                        tracing::warn!(mailbox = name, uid, %error, "removing the private copy of an append failed");
+                    }
+                }
+            }
+        }
+        ended
     }
 
     /// Moves the index row of a redelivered append to its new number and identity, and moves

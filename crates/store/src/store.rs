@@ -403,6 +403,14 @@ impl Store {
         }))
     }
 
+    /// Returns every mailbox that has live state, with that state.
+    pub(crate) fn live_mailboxes(&self) -> Vec<(String, Arc<MailboxState>)> {
+        lock(&self.inner.mailboxes)
+            .iter()
+            .map(|(name, state)| (name.clone(), Arc::clone(state)))
+            .collect()
+    }
+
     /// Returns the names of mailboxes that have live state and need watching: those that a
     /// session selected, and those with a recent STORE still watched for a stale rewrite.
     pub(crate) fn watched_mailboxes(&self) -> Vec<String> {

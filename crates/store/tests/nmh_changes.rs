@@ -204,6 +204,51 @@ fn expunge_removes_watch_files() {
     assert_eq!(uid_map(&store, "inbox"), vec![(uids[2].get(), "z".into())]);
 }
 
+#[test]
+fn ending_append_watches_removes_private_copies_and_repairs() {
+    let Some(home) = home() else { return };
+    fill_settled(&home, "inbox", &["a"]);
+    let store = open_store(&home);
+    store.select("inbox").unwrap();
+    let mut flagged = FlagSet::new();
+    flagged.insert(&Flag::Flagged);
+    let (_, kept) = store
+        .append("inbox", &message("kept", 2, 0), &FlagSet::new(), None)
+        .unwrap();
+    let (_, clobbered) = store
+        .append("inbox", &message("clobbered", 3, 0), &flagged, None)
+        .unwrap();
+    assert!(watch_files(&home, "inbox") > 0, "no private copies kept");
+
+    // inc with a stale listing writes its delivery over the second append's file.
+    std::fs::write(
+        home.folder_path("inbox").join("3"),
+        message("delivered", 4, 0),
+    )
+    .unwrap();
+
+    assert_eq!(store.end_append_watches(), 2);
+    assert_eq!(watch_files(&home, "inbox"), 0, "private copies left");
+    let mut ids = home.message_ids("inbox", None);
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "<a@test>",
+            "<clobbered@test>",
+            "<delivered@test>",
+            "<kept@test>"
+        ]
+    );
+    assert_eq!(
+        home.message_ids("inbox", Some("flagged")),
+        ["<clobbered@test>"]
+    );
+    assert_eq!(message_id(&store, "inbox", kept), "kept");
+    assert_eq!(message_id(&store, "inbox", clobbered), "clobbered");
+    assert_eq!(store.end_append_watches(), 0, "watches ended twice");
+}
+
 /// Counts the files that the store keeps in `folder` while appended messages are watched
 /// (names starting with [`asimapd_mh::COPY_PREFIX`]).
 fn watch_files(home: &asimapd_testkit::nmh::NmhHome, folder: &str) -> usize {

@@ -78,7 +78,14 @@ pub async fn serve(control: ControlSocket, config: WorkerConfig) -> Result<(), W
     let result = serve_sessions(&control, &config, &store, &session_ended).await;
     trimmer.abort();
     // Dropping the watcher joins its thread, so it happens off the async threads.
-    let _ = tokio::task::spawn_blocking(move || drop(watcher)).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        drop(watcher);
+        let ended = store.end_append_watches();
+        if ended > 0 {
+            tracing::info!(user = %config.user, ended, "ended the watch of appended messages");
+        }
+    })
+    .await;
     result
 }
 

@@ -340,3 +340,31 @@ async fn odd_commands_keep_session() {
     other.ok("SELECT INBOX").await;
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_removes_private_copies_of_appends() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    let message = "Subject: kept\r\n\r\nbody\r\n";
+    client
+        .send(format!("t1 APPEND inbox {{{}+}}\r\n{message}\r\n", message.len()).as_bytes())
+        .await;
+    let lines = client.read_tagged("t1").await;
+    assert!(lines[0].starts_with("t1 OK [APPENDUID "), "{lines:?}");
+    let inbox = worker.mail_root().join("inbox");
+    let hidden = |dir: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(asimapd_mh::COPY_PREFIX))
+            .collect()
+    };
+    assert!(!hidden(&inbox).is_empty(), "the append is not watched");
+
+    worker.stop().await.unwrap();
+    assert_eq!(hidden(&inbox), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("1")).unwrap(),
+        "Subject: kept\n\nbody\n"
+    );
+}

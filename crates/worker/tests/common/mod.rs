@@ -158,9 +158,14 @@ impl Worker {
     }
 
     /// Asks the worker to stop and waits for `serve` to return.
-    pub async fn shutdown(self) -> Result<(), WorkerError> {
+    pub async fn shutdown(mut self) -> Result<(), WorkerError> {
+        self.stop().await
+    }
+
+    /// Stops the worker as [`Worker::shutdown`] does, but keeps its mail root for checks.
+    pub async fn stop(&mut self) -> Result<(), WorkerError> {
         self.control.send(&ToWorker::Shutdown, None).await.unwrap();
-        tokio::time::timeout(RESPONSE_TIMEOUT, self.task)
+        tokio::time::timeout(RESPONSE_TIMEOUT, &mut self.task)
             .await
             .expect("serve did not return after Shutdown")
             .unwrap()
