@@ -7,6 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use chrono::{DateTime, Local};
 
+use crate::layer::USER_FIELD;
 use crate::record::Record;
 
 /// Python's default `%(asctime)s` layout; milliseconds are appended after a comma.
@@ -101,6 +102,10 @@ impl Formatter {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.push_str(text),
+                Segment::Field(field) if field.key == "message" => {
+                    let value = Value::Text(self.message_with_fields(record));
+                    field.spec.apply(&value, &mut out);
+                }
                 Segment::Field(field) => {
                     let value = self.attribute(record, &field.key);
                     field.spec.apply(&value, &mut out);
@@ -108,6 +113,47 @@ impl Formatter {
             }
         }
         out
+    }
+
+    /// Returns the message followed by ` key=value` for each structured field that the
+    /// format string does not name, so that a text log keeps what an event records besides
+    /// its message (a folder, a UID, the error). A field whose value the message already
+    /// contains as a whole word is left out. A text value with spaces, quotes or `=` is
+    /// written as a JSON string.
+    fn message_with_fields(&self, record: &Record) -> String {
+        let mut text = record.message.clone();
+        for (key, value) in &record.fields {
+            if key == USER_FIELD || self.has_placeholder(key) {
+                continue;
+            }
+            let plain = match value {
+                serde_json::Value::String(plain) => plain.clone(),
+                other => other.to_string(),
+            };
+            if contains_word(&record.message, &plain) {
+                continue;
+            }
+            text.push(' ');
+            text.push_str(key);
+            text.push('=');
+            let needs_quotes = plain.is_empty()
+                || plain
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '=');
+            if needs_quotes {
+                text.push_str(&serde_json::Value::String(plain).to_string());
+            } else {
+                text.push_str(&plain);
+            }
+        }
+        text
+    }
+
+    /// Returns true when the format string has a placeholder for `key`.
+    fn has_placeholder(&self, key: &str) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| matches!(segment, Segment::Field(field) if field.key == key))
     }
 
     fn format_json(&self, record: &Record) -> String {
@@ -170,6 +216,20 @@ impl Formatter {
             ),
         }
     }
+}
+
+/// Returns true when `word` occurs in `text` with no letter, digit or `_` right before or
+/// after it.
+fn contains_word(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + word.len()..].chars().next();
+        !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
+    })
 }
 
 enum Value {

@@ -26,7 +26,45 @@ fn percent(format: &str) -> String {
 fn percent_fields_are_substituted() {
     assert_eq!(
         percent("%(levelname)s %(name)s %(module)s.%(funcName)s %(username)s: %(message)s"),
-        "WARNING asimap.server listener.accept alice: disk almost full"
+        "WARNING asimap.server listener.accept alice: disk almost full connection=client-00000001"
+    );
+}
+
+#[test]
+fn message_carries_unnamed_fields() {
+    let mut record = record();
+    record.fields.extend([
+        ("uid".into(), serde_json::json!(17)),
+        (
+            "error".into(),
+            serde_json::json!("open failed: no such file"),
+        ),
+        ("empty".into(), serde_json::json!("")),
+        ("user".into(), serde_json::json!("alice")),
+    ]);
+    let formatter = Formatter::new("%(message)s", Style::Percent, None).unwrap();
+    assert_eq!(
+        formatter.format(&record),
+        r#"disk almost full connection=client-00000001 uid=17 error="open failed: no such file" empty="""#
+    );
+}
+
+#[test]
+fn message_leaves_out_fields_it_already_contains() {
+    let mut record = Record::new(Level::INFO, "asimap.server", "worker pid 4021 exited");
+    record.fields.extend([
+        ("pid".into(), serde_json::json!(4021)),
+        ("code".into(), serde_json::json!(40)),
+    ]);
+    let formatter = Formatter::new("%(message)s", Style::Percent, None).unwrap();
+    assert_eq!(formatter.format(&record), "worker pid 4021 exited code=40");
+}
+
+#[test]
+fn message_leaves_out_fields_the_format_names() {
+    assert_eq!(
+        percent("%(connection)s %(message)s"),
+        "client-00000001 disk almost full"
     );
 }
 
