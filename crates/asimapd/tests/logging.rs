@@ -389,16 +389,20 @@ fn unsupported_entries_are_reported_once_by_name() {
     client.command("o1", "LOGOUT");
     drop(client);
     server.wait_for_log(&format!("INFO {} asimap.user_server", alice.name));
-    let stderr = server.errors();
-    assert_eq!(server.stop(), Some(0));
-
-    let path = config_path.display().to_string();
-    for name in [
+    let skipped = [
         "top-level entry \"filters\"",
         "handler \"syslog\"",
         "SysLogHandler",
         "filters of logger \"asimap\"",
-    ] {
+    ];
+    for name in skipped {
+        server.wait_for_error(name);
+    }
+    let stderr = server.errors();
+    assert_eq!(server.stop(), Some(0));
+
+    let path = config_path.display().to_string();
+    for name in skipped {
         let reports: Vec<&str> = stderr.lines().filter(|l| l.contains(name)).collect();
         assert_eq!(reports.len(), 1, "{name} once in:\n{stderr}");
         assert!(reports[0].contains(&path), "{}", reports[0]);
@@ -426,7 +430,7 @@ fn unparsable_config_falls_back_to_default() {
 
         let server = site.start(&[&format!("--log-config={}", config_path.display())]);
         let stdout = server.wait_for_log("listening for IMAP over TLS");
-        let stderr = server.errors();
+        let stderr = server.wait_for_error(&config_path.display().to_string());
         assert_eq!(server.stop(), Some(0));
 
         let report = stderr

@@ -439,6 +439,23 @@ impl Server {
         self.errors.lock().unwrap().join("\n")
     }
 
+    /// Waits until a line of the server's stderr contains `text`, and returns all of stderr.
+    /// Stderr is read on a thread of its own, so it can lag behind stdout.
+    pub fn wait_for_error(&self, text: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let errors = self.errors();
+            if errors.lines().any(|line| line.contains(text)) {
+                return errors;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no stderr line with {text:?} in:\n{errors}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until a line of the server's stdout contains `text`, and returns the whole log.
     pub fn wait_for_log(&self, text: &str) -> String {
         self.wait_for_count(text, 1)
