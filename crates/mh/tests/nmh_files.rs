@@ -258,60 +258,42 @@ fn append_recovers_message_overwritten_by_inc() {
 }
 
 #[test]
-fn redelivery_takes_the_append_flags_off_the_lost_number() {
+fn redelivery_takes_flags_off_lost_number() {
+    // With the profile's Unseen-Sequence, and with no profile at all (a server that reads
+    // none, beside nmh commands run with one): either way inc fills `unseen`.
     let Some(env) = setup("") else { return };
-    env.folder_with("reflag", 2);
-    let folder = env.root.folder("reflag").unwrap();
-    let mut appended = folder
-        .append(
-            &mut Cursor::new(message("mine", 1, 5)),
-            &[env.seq("unseen"), env.seq("flagged")],
-        )
-        .unwrap();
-    let lost = appended.number;
+    let without_profile = MailRoot::open(&env.home.mail_root(), None, true).unwrap();
+    for (name, root) in [("reflag", &env.root), ("noprofile", &without_profile)] {
+        env.folder_with(name, 2);
+        let folder = root.folder(name).unwrap();
+        let mut appended = folder
+            .append(
+                &mut Cursor::new(message(&format!("{name}-mine"), 1, 5)),
+                &[env.seq("unseen"), env.seq("flagged")],
+            )
+            .unwrap();
+        let lost = appended.number;
 
-    // inc with a stale listing overwrites the number, then adds its delivery to unseen.
-    std::fs::write(folder.message_path(lost), message("incs", 1, 0)).unwrap();
-    folder
-        .update_sequences(&[SequenceChange::add(
-            env.seq("unseen"),
-            numbers([lost.get()]),
-        )])
-        .unwrap();
+        // inc with a stale listing overwrites the number, then adds its delivery to unseen.
+        let delivery = message(&format!("{name}-incs"), 1, 0);
+        std::fs::write(folder.message_path(lost), delivery).unwrap();
+        let lost_numbers = numbers([lost.get()]);
+        folder
+            .update_sequences(&[SequenceChange::add(env.seq("unseen"), lost_numbers)])
+            .unwrap();
 
-    let check = folder.check_append(&mut appended).unwrap();
-    assert_eq!(check, asimapd_mh::AppendCheck::Redelivered { lost });
-    assert_eq!(env.ids("reflag", Some("flagged")), ["<mine@test>"]);
-    let mut unseen = env.ids("reflag", Some("unseen"));
-    unseen.sort();
-    assert_eq!(unseen, ["<incs@test>", "<mine@test>"]);
-    folder.finish_append(appended).unwrap();
-}
-
-#[test]
-fn redelivery_without_profile_keeps_unseen_on_lost() {
-    // A server that reads no profile, beside nmh commands run with one: inc fills `unseen`.
-    let Some(env) = setup("") else { return };
-    env.folder_with("noprofile", 2);
-    let root = MailRoot::open(&env.home.mail_root(), None, true).unwrap();
-    let folder = root.folder("noprofile").unwrap();
-    let mut appended = folder
-        .append(
-            &mut Cursor::new(message("mine", 1, 5)),
-            &[env.seq("unseen"), env.seq("flagged")],
-        )
-        .unwrap();
-    let lost = appended.number;
-    std::fs::write(folder.message_path(lost), message("incs", 1, 0)).unwrap();
-
-    let check = folder.check_append(&mut appended).unwrap();
-    assert_eq!(check, asimapd_mh::AppendCheck::Redelivered { lost });
-    assert_eq!(env.ids("noprofile", Some("flagged")), ["<mine@test>"]);
-    assert_eq!(
-        env.ids("noprofile", Some("unseen")),
-        ["<incs@test>", "<mine@test>"]
-    );
-    folder.finish_append(appended).unwrap();
+        let check = folder.check_append(&mut appended).unwrap();
+        assert_eq!(
+            check,
+            asimapd_mh::AppendCheck::Redelivered { lost },
+            "{name}"
+        );
+        let mine = format!("<{name}-mine@test>");
+        let incs = format!("<{name}-incs@test>");
+        assert_eq!(env.ids(name, Some("flagged")), [mine.clone()], "{name}");
+        assert_eq!(env.ids(name, Some("unseen")), [incs, mine], "{name}");
+        folder.finish_append(appended).unwrap();
+    }
 }
 
 #[test]

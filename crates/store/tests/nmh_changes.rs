@@ -205,7 +205,7 @@ fn expunge_removes_watch_files() {
 }
 
 #[test]
-fn ending_append_watches_removes_private_copies_and_repairs() {
+fn end_watches_repairs_and_removes_copies() {
     let Some(home) = home() else { return };
     fill_settled(&home, "inbox", &["a"]);
     let store = open_store(&home);
