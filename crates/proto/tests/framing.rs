@@ -131,6 +131,28 @@ fn streamed_literal_outside_append_is_rejected() {
 }
 
 #[test]
+fn empty_streamed_literal_completes_command() {
+    for (input, is_synchronizing) in [
+        (&b"a APPEND INBOX {0}\r\n\r\nb NOOP\r\n"[..], true),
+        (&b"a APPEND INBOX {0+}\r\n\r\nb NOOP\r\n"[..], false),
+    ] {
+        let outcomes = parse_everywhere(input, Limits::default(), Policy::StreamAppend);
+        assert!(
+            matches!(&outcomes[0], Outcome::Literal(request) if request.is_synchronizing == is_synchronizing),
+            "{outcomes:?}"
+        );
+        let commands: Vec<_> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Outcome::Command(command) => Some(command.tag.as_str().to_owned()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(commands, ["a", "b"], "{outcomes:?}");
+    }
+}
+
+#[test]
 fn literal_request_repeats_until_decided() {
     let mut parser = CommandParser::new(Limits::default());
     parser.feed(b"a LOGIN {3}\r\n");

@@ -66,6 +66,11 @@ impl CommandParser {
     }
 
     pub(super) fn stream_chunk(&mut self, remaining: u64) -> Event<'_> {
+        if remaining == 0 {
+            // A zero-length literal is complete before any of its bytes arrive.
+            self.start_line(self.pos);
+            return Event::LiteralData(&[]);
+        }
         let taken = self.available(remaining);
         if taken == 0 {
             return Event::NeedMore;
