@@ -686,3 +686,23 @@ async fn append_large_literal_round_trips() {
     assert_eq!(lines[1], format!("{tail})"));
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn append_of_empty_message_is_answered() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    client.send(b"t1 APPEND inbox {0+}\r\n\r\n").await;
+    let lines = client.read_tagged("t1").await;
+    assert!(lines[0].starts_with("t1 NO "), "{lines:?}");
+    client.send(b"t2 APPEND inbox {0}\r\n").await;
+    assert!(client.read_line().await.starts_with("+ "));
+    client.send(b"\r\n").await;
+    let lines = client.read_tagged("t2").await;
+    assert!(lines[0].starts_with("t2 NO "), "{lines:?}");
+    client.ok("NOOP").await;
+    assert!(
+        !worker.mail_root().join("inbox/1").exists(),
+        "empty message stored"
+    );
+    worker.shutdown().await.unwrap();
+}

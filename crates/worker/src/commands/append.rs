@@ -19,6 +19,14 @@ pub(super) async fn handle_append(
 ) -> Result<Completion, CommandError> {
     let folder = folder_name(&name)?;
     crate::noselect::check_target(&session.store, &folder)?;
+    if messages.iter().any(is_empty_message) {
+        // An empty message file is what `inc` leaves under a new number before its first
+        // write, and a message without a single header line is of use to no client.
+        return Err(CommandError::no(
+            Some(Code::Cannot),
+            "an empty message cannot be appended",
+        ));
+    }
     let mut spooled = std::mem::take(&mut session.spooled).into_iter();
     let mut uids = Vec::new();
     let mut uid_validity = None;
@@ -48,6 +56,13 @@ pub(super) async fn handle_append(
         SequenceSet::from_ranges(&ranges).map(|uids| Code::AppendUid { uid_validity, uids })
     });
     Ok(Completion { code, text: None })
+}
+
+fn is_empty_message(message: &AppendMessage) -> bool {
+    match &message.data {
+        AppendData::Bytes(bytes) => bytes.is_empty(),
+        AppendData::External { len } => *len == 0,
+    }
 }
 
 /// The message of one APPEND: a short literal the parser kept, or a spool file mapped
