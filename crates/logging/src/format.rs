@@ -13,6 +13,10 @@ use crate::record::Record;
 /// Python's default `%(asctime)s` layout; milliseconds are appended after a comma.
 const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
+/// Maximum bytes of one value (the message, a field, the user name) in a text log line.
+/// Longer text is cut and the number of bytes left out is written instead.
+pub const MAX_LOGGED_TEXT: usize = 4096;
+
 /// Python's default format string for a formatter configured without one.
 pub const DEFAULT_FORMAT: &str = "%(message)s";
 
@@ -107,7 +111,10 @@ impl Formatter {
                     field.spec.apply(&value, &mut out);
                 }
                 Segment::Field(field) => {
-                    let value = self.attribute(record, &field.key);
+                    let value = match self.attribute(record, &field.key) {
+                        Value::Text(text) => Value::Text(printable(&text)),
+                        other => other,
+                    };
                     field.spec.apply(&value, &mut out);
                 }
             }
@@ -121,7 +128,7 @@ impl Formatter {
     /// contains as a whole word is left out. A text value with spaces, quotes or `=` is
     /// written as a JSON string.
     fn message_with_fields(&self, record: &Record) -> String {
-        let mut text = record.message.clone();
+        let mut text = printable(&record.message);
         for (key, value) in &record.fields {
             if key == USER_FIELD || self.has_placeholder(key) {
                 continue;
@@ -133,15 +140,18 @@ impl Formatter {
             if contains_word(&record.message, &plain) {
                 continue;
             }
+            let plain = printable(&plain);
             text.push(' ');
             text.push_str(key);
             text.push('=');
             let needs_quotes = plain.is_empty()
                 || plain
                     .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '=');
+                    .any(|c| c.is_whitespace() || c == '"' || c == '=');
             if needs_quotes {
-                text.push_str(&serde_json::Value::String(plain).to_string());
+                text.push('"');
+                text.push_str(&plain.replace('"', "\\\""));
+                text.push('"');
             } else {
                 text.push_str(&plain);
             }
@@ -216,6 +226,30 @@ impl Formatter {
             ),
         }
     }
+}
+
+/// Returns `text` fit for one line of a text log: control characters written as `\n`, `\r`,
+/// `\t` or `\xNN`, so that a value from a client (a user name, an ID field) cannot start a
+/// forged line, and anything beyond [`MAX_LOGGED_TEXT`] bytes replaced by a count.
+fn printable(text: &str) -> String {
+    let mut cut = text.len().min(MAX_LOGGED_TEXT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = String::with_capacity(cut);
+    for c in text[..cut].chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    if cut < text.len() {
+        out.push_str(&format!("... ({} more bytes)", text.len() - cut));
+    }
+    out
 }
 
 /// Returns true when `word` occurs in `text` with no letter, digit or `_` right before or

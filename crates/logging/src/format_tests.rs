@@ -50,6 +50,31 @@ fn message_carries_unnamed_fields() {
 }
 
 #[test]
+fn client_text_cannot_forge_a_line() {
+    let mut record = Record::new(Level::INFO, "asimap.server", "login failed\n[forged] INFO");
+    record.username = "eve\r\nroot".into();
+    record
+        .fields
+        .push(("client_id".into(), serde_json::json!("a\u{1b}[2J \"b\"")));
+    let formatter = Formatter::new("%(username)s: %(message)s", Style::Percent, None).unwrap();
+    assert_eq!(
+        formatter.format(&record),
+        r#"eve\r\nroot: login failed\n[forged] INFO client_id="a\x1b[2J \"b\"""#
+    );
+}
+
+#[test]
+fn long_text_is_cut_with_a_count() {
+    let long = "x".repeat(MAX_LOGGED_TEXT + 10);
+    let record = Record::new(Level::INFO, "asimap.server", long);
+    let line = Formatter::new("%(message)s", Style::Percent, None)
+        .unwrap()
+        .format(&record);
+    assert_eq!(line.len(), MAX_LOGGED_TEXT + "... (10 more bytes)".len());
+    assert!(line.ends_with("x... (10 more bytes)"), "{line}");
+}
+
+#[test]
 fn message_leaves_out_fields_it_already_contains() {
     let mut record = Record::new(Level::INFO, "asimap.server", "worker pid 4021 exited");
     record.fields.extend([
