@@ -503,3 +503,19 @@ fn list_nesting_counts_every_list() {
         assert_eq!(errors[0].kind, ErrorKind::TooDeep { max: depth - 1 });
     }
 }
+
+#[test]
+fn long_response_text_is_cut() {
+    use asimapd_proto::response::{MAX_RESPONSE_TEXT_LEN, Status, StatusResponse};
+    let echoed = format!("Invalid mailbox name \"{}\"", "é".repeat(5 * 1024 * 1024));
+    let response = StatusResponse::tagged(Tag::new("a").unwrap(), Status::No, None, echoed);
+    let mut out = Vec::new();
+    response.encode(&mut out);
+    assert!(
+        out.len() <= "a NO ".len() + MAX_RESPONSE_TEXT_LEN + 2,
+        "{} bytes",
+        out.len()
+    );
+    assert!(out.ends_with(b"...\r\n"));
+    assert!(std::str::from_utf8(&out).is_ok(), "cut inside a character");
+}
