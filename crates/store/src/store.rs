@@ -412,16 +412,17 @@ impl Store {
     }
 
     /// Returns the names of mailboxes that have live state and need watching: those that a
-    /// session selected, and those with a recent STORE still watched for a stale rewrite.
+    /// session selected, those with a recent STORE still watched for a stale rewrite, and
+    /// those with appends still watched, so that a damaged append is repaired and the watch
+    /// ends on time even when no session selects the mailbox.
     pub(crate) fn watched_mailboxes(&self) -> Vec<String> {
         lock(&self.inner.mailboxes)
             .iter()
             .filter(|(_, state)| {
                 // A mailbox busy in another thread is included: its check waits for the lock.
-                let has_writes = state
-                    .live
-                    .try_lock()
-                    .map_or(true, |live| !live.flag_writes.is_empty());
+                let has_writes = state.live.try_lock().map_or(true, |live| {
+                    !live.flag_writes.is_empty() || !live.appends.is_empty()
+                });
                 state.events.receiver_count() > 0 || has_writes
             })
             .map(|(name, _)| name.clone())

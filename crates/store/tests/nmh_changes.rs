@@ -907,3 +907,40 @@ fn mark_after_appends_is_applied() {
     assert!(rows[0].flags.has(SystemFlag::Flagged), "{:?}", rows[0]);
     assert!(!rows[1].flags.has(SystemFlag::Flagged), "{:?}", rows[1]);
 }
+
+#[test]
+fn watcher_repairs_append_in_unselected_folder() {
+    let Some(home) = home() else { return };
+    home.create_folder("sent");
+    fill_settled(&home, "sent", &["a"]);
+    let store = open_store(&home);
+    let config = WatchConfig {
+        scan_interval: Duration::from_secs(3600),
+        ..WatchConfig::default()
+    };
+    let _watcher = store.spawn_watcher(config).unwrap();
+    store
+        .append("sent", &message("mine", 2, 0), &FlagSet::new(), None)
+        .unwrap();
+
+    // inc with a stale listing writes its delivery over the append. No session selects
+    // "sent" and nothing calls check or sync, so only the watcher can repair it.
+    std::fs::write(
+        home.folder_path("sent").join("2"),
+        message("delivered", 3, 0),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut ids = home.message_ids("sent", None);
+        ids.sort();
+        if ids == ["<a@test>", "<delivered@test>", "<mine@test>"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the append was not delivered again within 10 seconds: {ids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
