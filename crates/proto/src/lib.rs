@@ -49,7 +49,7 @@ pub use mailbox::{ListPattern, MailboxName};
 pub use notify::{EventGroup, MailboxFilter, Notify, NotifyEvent};
 pub use parse::parse_command;
 pub use search::{ModSeqEntry, SearchKey, SearchProgram, SearchReturn};
-pub use select::{IdParams, QResync, SelectParam};
+pub use select::{IdParams, QResync, SelectParam, id_fields_text};
 pub use sequence::{SeqBound, SeqRange, SequenceSet, SetNumber};
 pub use sort::{SortArguments, SortCriterion, SortKey, ThreadAlgorithm, ThreadArguments};
 pub use status::StatusItem;

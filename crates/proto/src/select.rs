@@ -113,6 +113,26 @@ pub(crate) fn parse_enable(c: &mut Cursor<'_>) -> Result<Vec<Atom>, ErrorKind> {
 /// Field and value pairs of ID; `None` for `NIL`.
 pub type IdParams = Option<Vec<(String, Option<String>)>>;
 
+/// Writes ID fields for a log line: `name="Thunderbird" version="115.3" os=NIL`.
+pub fn id_fields_text(fields: &[(String, Option<String>)]) -> String {
+    let mut text = String::new();
+    for (field, value) in fields {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(field);
+        match value {
+            Some(value) => {
+                text.push_str("=\"");
+                text.push_str(&value.replace('"', "\\\""));
+                text.push('"');
+            }
+            None => text.push_str("=NIL"),
+        }
+    }
+    text
+}
+
 /// Parses `id-params-list`: `"(" *(string SP nstring) ")" / nil`.
 pub(crate) fn parse_id_params(c: &mut Cursor<'_>) -> Result<IdParams, ErrorKind> {
     if c.eat_keyword("NIL") {

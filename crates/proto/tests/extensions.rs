@@ -565,3 +565,13 @@ fn literal_plus_needs_no_continuation() {
     assert!(!requests[0].is_synchronizing, "{{4+}}");
     assert!(requests[1].is_synchronizing, "{{7}}");
 }
+
+#[test]
+fn id_fields_read_as_text() {
+    let fields = vec![
+        ("name".to_owned(), Some("Mail \"X\"".to_owned())),
+        ("os".to_owned(), None),
+    ];
+    assert_eq!(id_fields_text(&fields), r#"name="Mail \"X\"" os=NIL"#);
+    assert_eq!(id_fields_text(&[]), "");
+}

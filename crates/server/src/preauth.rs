@@ -164,7 +164,8 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         }
         CommandBody::Id(params) => {
             state.client_id = params.unwrap_or_default();
-            info!(client_id = ?state.client_id, "client identified itself");
+            let client_id = asimapd_proto::id_fields_text(&state.client_id);
+            info!(client_id, "client identified itself");
             let server_id = SERVER_ID
                 .iter()
                 .map(|(field, value)| ((*field).to_owned(), Some((*value).to_owned())))

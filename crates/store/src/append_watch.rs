@@ -66,9 +66,9 @@ impl Store {
             if check != AppendCheck::Intact {
                 changed = true;
                 tracing::info!(
-                    folder = %folder.path().display(),
+                    mailbox = name,
                     uid = watched.uid.get(),
-                    ?check,
+                    change = %describe(check),
                     "append changed by another writer"
                 );
             }
@@ -203,6 +203,21 @@ impl Store {
             "redelivered append keeps its UID"
         );
         Ok(())
+    }
+}
+
+/// Describes what another writer did to an appended message, for the log.
+fn describe(check: AppendCheck) -> String {
+    match check {
+        AppendCheck::Intact => "none".to_owned(),
+        AppendCheck::Renumbered { from, to } => format!("renumbered from {from} to {to}"),
+        AppendCheck::SequencesRestored => {
+            "its flags were written over and are set again".to_owned()
+        }
+        AppendCheck::Redelivered { lost } => {
+            format!("message {lost} was written over; the appended message is delivered again")
+        }
+        AppendCheck::Removed => "removed".to_owned(),
     }
 }
 

@@ -31,7 +31,8 @@ pub(super) fn handle_id(
     params: IdParams,
 ) -> Result<Completion, CommandError> {
     let client: Vec<(String, Option<String>)> = params.unwrap_or_default();
-    tracing::info!(session = session.id, client_id = ?client, "client identified itself");
+    let client_id = asimapd_proto::id_fields_text(&client);
+    tracing::info!(session = session.id, client_id, "client identified itself");
     session.client_id = client;
     let server = SERVER_ID
         .iter()
