@@ -290,7 +290,11 @@ fn redelivery_takes_flags_off_lost_number() {
         );
         let mine = format!("<{name}-mine@test>");
         let incs = format!("<{name}-incs@test>");
-        assert_eq!(env.ids(name, Some("flagged")), [mine.clone()], "{name}");
+        assert_eq!(
+            env.ids(name, Some("flagged")),
+            std::slice::from_ref(&mine),
+            "{name}"
+        );
         assert_eq!(env.ids(name, Some("unseen")), [incs, mine], "{name}");
         folder.finish_append(appended).unwrap();
     }
