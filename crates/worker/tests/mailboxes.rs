@@ -706,3 +706,21 @@ async fn append_of_empty_message_is_answered() {
     );
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn append_rejects_flags_store_rejects() {
+    let mut worker = Worker::start().await;
+    let mut client = worker.connect().await;
+    for (tag, flag) in [("t1", "\\Recent"), ("t2", "\\Bogus")] {
+        client
+            .send(format!("{tag} APPEND inbox ({flag}) {{8+}}\r\nSubject:\r\n").as_bytes())
+            .await;
+        let lines = client.read_tagged(tag).await;
+        assert!(lines[0].starts_with(&format!("{tag} BAD ")), "{lines:?}");
+    }
+    assert!(
+        !worker.mail_root().join("inbox/1").exists(),
+        "message stored"
+    );
+    worker.shutdown().await.unwrap();
+}

@@ -19,6 +19,10 @@ pub(super) async fn handle_append(
 ) -> Result<Completion, CommandError> {
     let folder = folder_name(&name)?;
     crate::noselect::check_target(&session.store, &folder)?;
+    let flag_sets = messages
+        .iter()
+        .map(|message| client_flags(&message.flags))
+        .collect::<Result<Vec<_>, _>>()?;
     if messages.iter().any(is_empty_message) {
         // An empty message file is what `inc` leaves under a new number before its first
         // write, and a message without a single header line is of use to no client.
@@ -30,7 +34,7 @@ pub(super) async fn handle_append(
     let mut spooled = std::mem::take(&mut session.spooled).into_iter();
     let mut uids = Vec::new();
     let mut uid_validity = None;
-    for message in messages {
+    for (message, flags) in messages.into_iter().zip(flag_sets) {
         let content = match message.data {
             AppendData::Bytes(bytes) => MessageContent::Inline(bytes),
             AppendData::External { len } => {
@@ -41,7 +45,6 @@ pub(super) async fn handle_append(
                 MessageContent::Spooled(map_spooled(&file, len)?)
             }
         };
-        let flags = flag_set(&message.flags);
         let date = message.date.map(internal_date);
         let folder = folder.clone();
         let appended = session
@@ -97,13 +100,20 @@ fn map_spooled(file: &std::fs::File, len: u64) -> Result<Mapped, CommandError> {
     Ok(mapped)
 }
 
-/// Converts flags from the wire; `\Recent` is ignored because clients cannot set it.
-pub(crate) fn flag_set(flags: &[Flag]) -> FlagSet {
+/// Converts the flags a client sets with STORE or APPEND. `\Recent` is set by the server
+/// alone, and other backslash flags are not defined (RFC 9051 §2.3.2), so both are rejected
+/// with BAD.
+pub(crate) fn client_flags(flags: &[Flag]) -> Result<FlagSet, CommandError> {
     let mut set = FlagSet::new();
     for flag in flags {
-        set.insert(flag);
+        if *flag == Flag::Recent {
+            return Err(CommandError::bad("\\Recent cannot be set by a client"));
+        }
+        if !set.insert(flag) {
+            return Err(CommandError::bad(format!("Flag {flag} cannot be set")));
+        }
     }
-    set
+    Ok(set)
 }
 
 /// Converts an APPEND date-time to INTERNALDATE.

@@ -1,8 +1,8 @@
 //! STORE and UID STORE (RFC 9051 §6.4.6, §6.4.9).
 
 use asimapd_proto::response::{FetchValue, encode_fetch};
-use asimapd_proto::{Flag, NumberKind, SeqNum, StoreArguments};
-use asimapd_store::{FlagSet, StoreMode};
+use asimapd_proto::{NumberKind, SeqNum, StoreArguments};
+use asimapd_store::StoreMode;
 
 use crate::error::CommandError;
 use crate::session::{Completion, Session};
@@ -17,7 +17,7 @@ pub(super) async fn handle_store(
             "UNCHANGEDSINCE (CONDSTORE) is not supported",
         ));
     }
-    let flags = stored_flags(&arguments.flags)?;
+    let flags = crate::commands::append::client_flags(&arguments.flags)?;
     let is_uid = numbers == NumberKind::Uid;
     let view = session.view_mut()?;
     if view.is_read_only {
@@ -61,19 +61,4 @@ pub(super) async fn handle_store(
     }
     session.out.extend_from_slice(&out);
     Ok(Completion::done())
-}
-
-/// Converts the flags of STORE. `\Recent` is set by the server alone, and other
-/// backslash flags are not defined (RFC 9051 §2.3.2), so both are rejected.
-fn stored_flags(flags: &[Flag]) -> Result<FlagSet, CommandError> {
-    let mut set = FlagSet::new();
-    for flag in flags {
-        if *flag == Flag::Recent {
-            return Err(CommandError::bad("\\Recent cannot be stored"));
-        }
-        if !set.insert(flag) {
-            return Err(CommandError::bad(format!("Flag {flag} cannot be stored")));
-        }
-    }
-    Ok(set)
 }
