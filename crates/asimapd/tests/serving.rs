@@ -781,3 +781,16 @@ fn sigterm_ends_idle_with_bye() {
         "IDLE held the shutdown for {stopped_after:?}"
     );
 }
+
+#[test]
+fn missing_password_file_is_logged_at_start() {
+    if !require_root() {
+        return;
+    }
+    let site = Site::new();
+    std::fs::remove_file(&site.pwfile).unwrap();
+    let server = site.start(&[]);
+    let log = server.wait_for_log("password file unavailable");
+    assert!(log.contains(&site.pwfile.display().to_string()), "{log}");
+    assert_eq!(server.stop(), Some(0));
+}

@@ -115,13 +115,16 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Loads the certificate and binds the ports. The password file is read on the first
-    /// login and whenever it changes.
+    /// Loads the certificate and binds the ports. The password file is read once here, so
+    /// that a missing or unreadable file is logged at start-up, and again at a login after
+    /// it changed. The server starts without it; logins fail until it is readable.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         let certificates = Arc::new(CertificateStore::load(&config.cert, &config.key)?);
         let acceptor = TlsAcceptor::from(certificates.server_config()?);
         let authenticator =
             Authenticator::new(PasswordFile::new(&config.pwfile), AuthConfig::default());
+        // The failure is logged by the reload itself.
+        let _ = authenticator.password_file().reload_if_changed();
         let imap = bind(config.imap_address).await?;
         let starttls = match config.starttls_address {
             Some(address) => Some(bind(address).await?),
