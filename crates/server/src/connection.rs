@@ -39,7 +39,7 @@ pub(crate) fn spawn(
         async move {
             let _open = open;
             let Some(_slot) = shared.addresses.acquire(peer.ip()) else {
-                info!("connection refused: too many connections from this address");
+                info!(remote = %peer, "connection refused: too many connections from this address");
                 refuse(&shared, tcp, connection).await;
                 return;
             };
