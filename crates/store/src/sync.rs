@@ -205,13 +205,26 @@ impl Store {
             live.pending = true;
         }
         self.writer().write(|w| w.apply(row.id, &update))?;
-        tracing::debug!(
-            mailbox = name,
-            expunged = update.expunged.len(),
-            added = update.inserted.len(),
-            flags = update.flags.len(),
-            "reconciled mailbox with its folder"
-        );
+        let (expunged, added) = (update.expunged.len(), update.inserted.len());
+        let (renumbered, flags) = (update.moved.len(), update.flags.len());
+        if expunged + added + renumbered > 0 {
+            // Messages came or went on disk: inc, rmm, refile, sortm, or the first look at
+            // a folder. An administrator tracing a client's complaint needs these at INFO.
+            tracing::info!(
+                mailbox = name,
+                expunged,
+                added,
+                renumbered,
+                flags,
+                "mailbox updated from its folder"
+            );
+        } else {
+            tracing::debug!(
+                mailbox = name,
+                flags,
+                "mailbox flags updated from its folder"
+            );
+        }
         send_update_events(state, &update);
         Ok(())
     }
