@@ -263,8 +263,15 @@ impl Session {
         let store = self.store.clone();
         let folder = view.folder.clone();
         let result = tokio::task::spawn_blocking(move || store.check(&folder)).await;
-        if let Ok(Err(error)) = result {
-            tracing::warn!(session = self.id, mailbox = %view.name, %error, "checking the mailbox failed");
+        match result {
+            // Removed (`rmf`) or renamed by another session: the session gets BYE next.
+            Ok(Err(asimapd_store::StoreError::MailboxNotFound { .. })) => {
+                tracing::info!(session = self.id, mailbox = %view.name, "selected mailbox no longer exists");
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(session = self.id, mailbox = %view.name, %error, "checking the mailbox failed");
+            }
+            _ => {}
         }
     }
 
