@@ -223,7 +223,10 @@ pub(crate) fn parse_error_response(error: &ParseError) -> StatusResponse {
         }
         _ => (Status::Bad, None),
     };
-    let text = format!("Invalid command: {}", error.kind);
+    let text = match code {
+        Some(_) => error.kind.to_string(),
+        None => format!("Invalid command: {}", error.kind),
+    };
     match &error.tag {
         Some(tag) => StatusResponse::tagged(tag.clone(), status, code, text),
         None => StatusResponse::untagged(Status::Bad, None, text),
@@ -378,7 +381,9 @@ mod tests {
             ErrorKind::LiteralTooLarge { len: 10, max: 5 }.with_tag(Some(Tag::new("a2").unwrap()));
         let mut out = Vec::new();
         parse_error_response(&error).encode(&mut out);
-        assert!(String::from_utf8(out).unwrap().starts_with("a2 NO [LIMIT]"));
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.starts_with("a2 NO [LIMIT] "), "{line}");
+        assert!(!line.contains("Invalid command"), "{line}");
     }
 
     #[test]

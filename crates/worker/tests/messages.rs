@@ -775,3 +775,11 @@ async fn fetch_bodies_across_batches() {
     assert!(sizes_above_limit > 20, "{sizes_above_limit} large messages");
     worker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn fetch_of_modseq_names_the_item() {
+    let (worker, mut client) = selected(&three()).await;
+    let lines = client.command("FETCH 1 (MODSEQ)").await;
+    assert!(lines[0].contains(" BAD FETCH item MODSEQ "), "{lines:?}");
+    worker.shutdown().await.unwrap();
+}

@@ -59,9 +59,9 @@ pub(super) async fn handle_fetch(
     }
     let is_uid = numbers == NumberKind::Uid;
     let attributes = normalize(items, is_uid);
-    if let Some(unsupported) = attributes.iter().find(|a| is_unsupported(a)) {
+    if let Some(unsupported) = attributes.iter().find_map(unsupported_name) {
         return Err(CommandError::bad(format!(
-            "FETCH item {unsupported:?} is not supported"
+            "FETCH item {unsupported} is not supported"
         )));
     }
     let view = session.view_mut()?;
@@ -132,14 +132,15 @@ pub(super) async fn handle_fetch(
     })
 }
 
-fn is_unsupported(attribute: &FetchAttribute) -> bool {
-    matches!(
-        attribute,
-        FetchAttribute::ModSeq
-            | FetchAttribute::EmailId
-            | FetchAttribute::ThreadId
-            | FetchAttribute::SaveDate
-    )
+/// Returns the IMAP name of a FETCH item this server does not support.
+fn unsupported_name(attribute: &FetchAttribute) -> Option<&'static str> {
+    match attribute {
+        FetchAttribute::ModSeq => Some("MODSEQ"),
+        FetchAttribute::EmailId => Some("EMAILID"),
+        FetchAttribute::ThreadId => Some("THREADID"),
+        FetchAttribute::SaveDate => Some("SAVEDATE"),
+        _ => None,
+    }
 }
 
 /// Sets `\Seen` on the messages a non-peek body fetch reads (RFC 9051 §6.4.5), unless the
