@@ -398,14 +398,14 @@ impl Folder {
     /// Copies the private copy to a temporary file, links it to a new number, and adds the
     /// sequences. The message file is a separate inode from the private copy, so whatever
     /// destroys the message leaves the copy intact.
-    /// `next` is the first number to try, as in [`Folder::link_from`]. `also` are further
-    /// changes made in the same write of `.mh_sequences`.
+    /// `next` is the first number to try, as in [`Folder::link_from`]. `extra_changes` are
+    /// made in the same write of `.mh_sequences`.
     fn link_and_mark(
         &self,
         copy: &Path,
         sequences: &[SequenceName],
         next: &mut Option<u32>,
-        also: Vec<SequenceChange>,
+        extra_changes: Vec<SequenceChange>,
     ) -> Result<(MessageNumber, FileIdentity, SequencesWrite)> {
         let temp = self.temp_path(TEMP_PREFIX);
         let linked = self.copy_file(copy, &temp).and_then(|identity| {
@@ -415,7 +415,7 @@ impl Folder {
         });
         let _ = std::fs::remove_file(&temp);
         let (number, identity) = linked?;
-        if sequences.is_empty() && also.is_empty() {
+        if sequences.is_empty() && extra_changes.is_empty() {
             return Ok((number, identity, SequencesWrite::Untouched));
         }
         let numbers: NumberSet = [number].into_iter().collect();
@@ -423,7 +423,7 @@ impl Folder {
             .iter()
             .map(|name| SequenceChange::add(name.clone(), numbers.clone()))
             .collect();
-        changes.extend(also);
+        changes.extend(extra_changes);
         self.check_writable_names(&changes)?;
         let (_, before, after) = self.modify_sequences_noting(|file| file.apply(&changes))?;
         Ok((

@@ -121,28 +121,28 @@ impl Continuation {
 }
 
 /// Maximum bytes of the human-readable text of a status response or continuation. Longer
-/// text, which can only come from echoing a client's input, is cut and ends in `...`.
+/// text comes from echoing a client's input (a mailbox name), and is cut to end in `...`.
 pub const MAX_RESPONSE_TEXT_LEN: usize = 1024;
 
 /// Writes `text` (RFC 9051 `text`), replacing CR, LF and NUL, which it may not contain,
 /// with spaces, and cutting it at [`MAX_RESPONSE_TEXT_LEN`] bytes.
 pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
-    let mut shown = text;
+    let mut kept = text;
     if text.len() > MAX_RESPONSE_TEXT_LEN {
         let mut cut = MAX_RESPONSE_TEXT_LEN - "...".len();
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }
-        shown = &text[..cut];
+        kept = &text[..cut];
     }
-    out.extend(shown.bytes().map(|b| {
+    out.extend(kept.bytes().map(|b| {
         if matches!(b, 0 | b'\r' | b'\n') {
             b' '
         } else {
             b
         }
     }));
-    if shown.len() < text.len() {
+    if kept.len() < text.len() {
         out.extend_from_slice(b"...");
     }
 }
