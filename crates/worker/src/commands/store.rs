@@ -1,6 +1,6 @@
 //! STORE and UID STORE (RFC 9051 §6.4.6, §6.4.9).
 
-use asimapd_proto::response::{FetchValue, encode_fetch};
+use asimapd_proto::response::{Code, FetchValue, encode_fetch};
 use asimapd_proto::{NumberKind, SeqNum, StoreArguments};
 use asimapd_store::StoreMode;
 
@@ -43,8 +43,20 @@ pub(super) async fn handle_store(
         .await?;
     let view = session.view_mut()?;
     view.apply_own_flags(&outcome.changed);
+    // RFC 9051 §7.1: messages that another session expunged keep their sequence numbers
+    // until the EXPUNGE responses are sent, and the STORE could not change them.
+    let completion = match indexes
+        .iter()
+        .any(|&index| view.is_expunge_pending(view.message(index).uid))
+    {
+        true => Completion {
+            code: Some(Code::ExpungeIssued),
+            text: Some("STORE command completed; some messages were expunged meanwhile".to_owned()),
+        },
+        false => Completion::done(),
+    };
     if arguments.is_silent {
-        return Ok(Completion::done());
+        return Ok(completion);
     }
     let mut out = Vec::new();
     for index in indexes {
@@ -60,5 +72,5 @@ pub(super) async fn handle_store(
         encode_fetch(&mut out, seq, &values);
     }
     session.out.extend_from_slice(&out);
-    Ok(Completion::done())
+    Ok(completion)
 }
