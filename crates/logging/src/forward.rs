@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use asimapd_ipc::{ControlSocket, FromWorker, MAX_MESSAGE_LEN};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::span::{Attributes, Id, Record as SpanValues};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
@@ -204,10 +204,18 @@ where
     }
 }
 
+/// An item of the queue from a worker's [`ForwardingLayer`] to its sending task.
+#[derive(Debug)]
+enum Queued {
+    Record(FromWorker),
+    /// Answered once every record queued before it has been written to the socket.
+    Flush(oneshot::Sender<()>),
+}
+
 /// Worker side: sends events at or above a level to the listener.
 #[derive(Debug)]
 pub struct ForwardingLayer {
-    sender: mpsc::Sender<FromWorker>,
+    sender: mpsc::Sender<Queued>,
     min_level: Level,
     /// User of records logged outside any span that names one.
     user: String,
@@ -240,7 +248,11 @@ where
 
     fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
         let record = record_of(event, &context, &self.user);
-        if self.sender.try_send(message_of(record)).is_err() {
+        if self
+            .sender
+            .try_send(Queued::Record(message_of(record)))
+            .is_err()
+        {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -251,6 +263,22 @@ where
 #[derive(Debug)]
 pub struct ForwardingGuard {
     task: tokio::task::JoinHandle<()>,
+    sender: mpsc::Sender<Queued>,
+}
+
+impl ForwardingGuard {
+    /// Waits, for at most `limit`, until every record logged before this call has been
+    /// written to the socket, then stops the task. A worker calls it before it exits, so that
+    /// its last records (why it failed) reach the listener.
+    pub async fn flush(self, limit: Duration) {
+        let (done, written) = oneshot::channel();
+        let flushed = async {
+            if self.sender.send(Queued::Flush(done)).await.is_ok() {
+                let _ = written.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, flushed).await;
+    }
 }
 
 impl Drop for ForwardingGuard {
@@ -270,21 +298,32 @@ pub fn install_worker(socket: ControlSocket, min_level: Level, user: &str) -> Fo
         user: user.to_owned(),
         dropped: Arc::clone(&dropped),
     };
+    let guard_sender = layer.sender.clone();
     let task = tokio::spawn(send_records(socket, receiver, dropped, user.to_owned()));
     let subscriber = tracing_subscriber::registry().with(layer);
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("asimapd worker: a logger was already installed; records are not forwarded");
     }
-    ForwardingGuard { task }
+    ForwardingGuard {
+        task,
+        sender: guard_sender,
+    }
 }
 
 async fn send_records(
     socket: ControlSocket,
-    mut receiver: mpsc::Receiver<FromWorker>,
+    mut receiver: mpsc::Receiver<Queued>,
     dropped: Arc<AtomicU64>,
     user: String,
 ) {
-    while let Some(message) = receiver.recv().await {
+    while let Some(queued) = receiver.recv().await {
+        let message = match queued {
+            Queued::Record(message) => message,
+            Queued::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let notice = format!("{lost} log records dropped: the queue to the listener was full");

@@ -3,7 +3,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use super::*;
 use crate::config::parse_dict;
 
-fn layer(min_level: Level) -> (ForwardingLayer, mpsc::Receiver<FromWorker>) {
+fn layer(min_level: Level) -> (ForwardingLayer, mpsc::Receiver<Queued>) {
     let (sender, receiver) = mpsc::channel(8);
     let layer = ForwardingLayer {
         sender,
@@ -12,6 +12,13 @@ fn layer(min_level: Level) -> (ForwardingLayer, mpsc::Receiver<FromWorker>) {
         dropped: Arc::default(),
     };
     (layer, receiver)
+}
+
+fn record(queued: Queued) -> FromWorker {
+    match queued {
+        Queued::Record(message) => message,
+        Queued::Flush(_) => panic!("a flush where a record was expected"),
+    }
 }
 
 fn file_config(path: &std::path::Path) -> LogConfig {
@@ -39,7 +46,7 @@ fn worker_event_becomes_log_message() {
         message,
         user,
         fields,
-    } = receiver.try_recv().unwrap();
+    } = record(receiver.try_recv().unwrap());
     assert_eq!(level, 20);
     assert_eq!(logger, "asimap.user_server.select");
     assert_eq!(message, "selected");
@@ -73,7 +80,7 @@ fn span_user_overrides_worker_user() {
         tracing::info!(target: "asimapd_worker", "inside");
     });
 
-    let FromWorker::Log { user, .. } = receiver.try_recv().unwrap();
+    let FromWorker::Log { user, .. } = record(receiver.try_recv().unwrap());
     assert_eq!(user, "bob");
 }
 
@@ -160,11 +167,11 @@ async fn records_cross_the_control_socket() {
     ));
 
     sender
-        .send(message_of(Record::new(
+        .send(Queued::Record(message_of(Record::new(
             Level::WARNING,
             "asimap.user_server",
             "slow",
-        )))
+        ))))
         .await
         .unwrap();
     let (received, _) = listener.receive::<FromWorker>().await.unwrap();
@@ -173,4 +180,35 @@ async fn records_cross_the_control_socket() {
     assert_eq!(message, "slow");
     assert_eq!(level, 30);
     task.abort();
+}
+
+#[tokio::test]
+async fn flush_waits_for_queued_records() {
+    let (listener_end, worker_end) = asimapd_ipc::control_pair().unwrap();
+    let listener = ControlSocket::new(listener_end).unwrap();
+    let worker = ControlSocket::new(worker_end).unwrap();
+    let (sender, receiver) = mpsc::channel(8);
+    let task = tokio::spawn(send_records(
+        worker,
+        receiver,
+        Arc::default(),
+        "alice".into(),
+    ));
+    for text in ["one", "two", "worker failed"] {
+        let record = Record::new(Level::ERROR, "asimap.user_server", text);
+        sender.try_send(Queued::Record(message_of(record))).unwrap();
+    }
+
+    let guard = ForwardingGuard { task, sender };
+    guard.flush(Duration::from_secs(10)).await;
+
+    for expected in ["one", "two", "worker failed"] {
+        let receive = listener.receive::<FromWorker>();
+        let (received, _) = tokio::time::timeout(Duration::from_secs(5), receive)
+            .await
+            .expect("record not written before the flush returned")
+            .unwrap();
+        let FromWorker::Log { message, .. } = received;
+        assert_eq!(message, expected);
+    }
 }

@@ -92,6 +92,10 @@ pub fn is_worker_invocation() -> bool {
         .is_some_and(|arg| arg == WORKER_FLAG)
 }
 
+/// How long a worker that is about to exit waits for its last log records to reach the
+/// listener.
+const LOG_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs the worker: reads its settings from the command line and its control socket from
 /// [`CONTROL_FD_VAR`], sends its log records to the listener and serves connections until
 /// the listener requests a shutdown or the linger time passes.
@@ -121,11 +125,11 @@ async fn serve_worker(args: WorkerArgs) -> ExitCode {
             return ExitCode::from(EXIT_WORKER_SETUP);
         }
     };
-    let _forwarding =
+    let forwarding =
         asimapd_logging::forward::install_worker(log_socket, Level(args.log_level), &args.user);
     tracing::info!(user = %args.user, pid = std::process::id(), "worker started");
     let result = asimapd_worker::serve(control, args.worker_config()).await;
-    match result {
+    let code = match result {
         Ok(()) => {
             tracing::info!(user = %args.user, "worker finished");
             ExitCode::SUCCESS
@@ -134,7 +138,9 @@ async fn serve_worker(args: WorkerArgs) -> ExitCode {
             tracing::error!(user = %args.user, %error, "worker failed");
             ExitCode::from(EXIT_WORKER_FAILED)
         }
-    }
+    };
+    forwarding.flush(LOG_FLUSH_LIMIT).await;
+    code
 }
 
 /// Takes the control socket named by [`CONTROL_FD_VAR`] twice: once for the worker's
