@@ -232,10 +232,7 @@ impl Formatter {
 /// `\t` or `\xNN`, so that a value from a client (a user name, an ID field) cannot start a
 /// forged line, and anything beyond [`MAX_LOGGED_TEXT`] bytes replaced by a count.
 fn printable(text: &str) -> String {
-    let mut cut = text.len().min(MAX_LOGGED_TEXT);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = text.floor_char_boundary(MAX_LOGGED_TEXT);
     let mut out = String::with_capacity(cut);
     for c in text[..cut].chars() {
         match c {

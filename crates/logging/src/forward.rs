@@ -352,13 +352,8 @@ fn interest(is_enabled: bool) -> Interest {
 /// Converts a record into the control message, with its attributes as fields.
 fn message_of(record: Record) -> FromWorker {
     let mut message = record.message;
-    if message.len() > MAX_FORWARDED_MESSAGE {
-        let mut cut = MAX_FORWARDED_MESSAGE;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-    }
+    let cut = message.floor_char_boundary(MAX_FORWARDED_MESSAGE);
+    message.truncate(cut);
     let created = record
         .created
         .duration_since(UNIX_EPOCH)

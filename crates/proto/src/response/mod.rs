@@ -127,14 +127,10 @@ pub const MAX_RESPONSE_TEXT_LEN: usize = 1024;
 /// Writes `text` (RFC 9051 `text`), replacing CR, LF and NUL, which it may not contain,
 /// with spaces, and cutting it at [`MAX_RESPONSE_TEXT_LEN`] bytes.
 pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
-    let mut kept = text;
-    if text.len() > MAX_RESPONSE_TEXT_LEN {
-        let mut cut = MAX_RESPONSE_TEXT_LEN - "...".len();
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        kept = &text[..cut];
-    }
+    let kept = match text.len() > MAX_RESPONSE_TEXT_LEN {
+        true => &text[..text.floor_char_boundary(MAX_RESPONSE_TEXT_LEN - "...".len())],
+        false => text,
+    };
     out.extend(kept.bytes().map(|b| {
         if matches!(b, 0 | b'\r' | b'\n') {
             b' '
