@@ -162,18 +162,9 @@ impl LockedFile {
     /// Tries for up to [`UNLOCKED_WRITE_WAIT`] to take the fcntl write lock that nmh
     /// commands take; returns whether it was taken.
     fn lock_for_write(&self) -> Result<bool> {
-        let deadline = Instant::now() + UNLOCKED_WRITE_WAIT;
-        let mut pause = FIRST_LOCK_POLL;
-        loop {
-            if try_fcntl_lock(&self.file, &self.path, LockMode::Write)? {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(MAX_LOCK_POLL);
-        }
+        poll_until(Instant::now() + UNLOCKED_WRITE_WAIT, || {
+            try_fcntl_lock(&self.file, &self.path, LockMode::Write)
+        })
     }
 
     /// Returns true when this process emptied the file last, judged by its device, inode
@@ -281,20 +272,35 @@ fn lock_descriptor(
 ) -> Result<()> {
     let use_fcntl = policy.file_locking;
     let use_flock = !policy.file_locking || policy.data_locking == DataLocking::Flock;
-    let mut pause = FIRST_LOCK_POLL;
-    loop {
+    let locked = poll_until(deadline, || {
         let got = (!use_fcntl || try_fcntl_lock(file, path, mode)?)
             && (!use_flock || try_flock(file, path, mode)?);
-        if got {
-            return Ok(());
+        if !got {
+            // Drop whichever lock was taken, so that a half-taken pair blocks no other process.
+            unlock_all(file);
         }
-        // Drop whichever lock was taken, so that a half-taken pair blocks no other process.
-        unlock_all(file);
+        Ok(got)
+    })?;
+    match locked {
+        true => Ok(()),
+        false => Err(MhError::LockTimeout {
+            path: path.to_owned(),
+            waited: policy.timeout,
+        }),
+    }
+}
+
+/// Calls `attempt` until it returns true or `deadline` has passed, pausing between calls
+/// from [`FIRST_LOCK_POLL`], doubled each time up to [`MAX_LOCK_POLL`]. Returns whether an
+/// attempt succeeded.
+fn poll_until(deadline: Instant, mut attempt: impl FnMut() -> Result<bool>) -> Result<bool> {
+    let mut pause = FIRST_LOCK_POLL;
+    loop {
+        if attempt()? {
+            return Ok(true);
+        }
         if Instant::now() >= deadline {
-            return Err(MhError::LockTimeout {
-                path: path.to_owned(),
-                waited: policy.timeout,
-            });
+            return Ok(false);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(MAX_LOCK_POLL);
@@ -415,25 +421,26 @@ fn write_pid_file(temp: &Path) -> Result<()> {
 }
 
 fn link_until(temp: &Path, lock_path: &Path, deadline: Instant, timeout: Duration) -> Result<()> {
-    let mut pause = FIRST_LOCK_POLL;
-    loop {
-        match std::fs::hard_link(temp, lock_path) {
-            Ok(()) => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(err) => return Err(MhError::io("link", lock_path, err)),
-        }
-        if dot_lock_is_stale(lock_path) {
+    let linked = poll_until(deadline, || {
+        loop {
+            match std::fs::hard_link(temp, lock_path) {
+                Ok(()) => return Ok(true),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(MhError::io("link", lock_path, err)),
+            }
+            // A stale lock is removed and the link tried again at once.
+            if !dot_lock_is_stale(lock_path) {
+                return Ok(false);
+            }
             let _ = std::fs::remove_file(lock_path);
-            continue;
         }
-        if Instant::now() >= deadline {
-            return Err(MhError::LockTimeout {
-                path: lock_path.to_owned(),
-                waited: timeout,
-            });
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(MAX_LOCK_POLL);
+    })?;
+    match linked {
+        true => Ok(()),
+        false => Err(MhError::LockTimeout {
+            path: lock_path.to_owned(),
+            waited: timeout,
+        }),
     }
 }
 
