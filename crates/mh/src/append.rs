@@ -28,7 +28,7 @@ use crate::identity::{FileIdentity, Stamp};
 use crate::lock::is_locked_by_other;
 use crate::number::{MAX_MESSAGE_NUMBER, MessageNumber, NumberSet};
 use crate::profile::BACKUP_PREFIX;
-use crate::sequences::{SequenceChange, SequenceName};
+use crate::sequences::{DEFAULT_UNSEEN_SEQUENCE, SequenceChange, SequenceName};
 
 /// How long after an append the caller should keep calling [`Folder::check_append`]. nmh
 /// retries a lock for 60 s, so a command that listed the folder before the append may act on
@@ -515,14 +515,15 @@ impl Folder {
     /// Links the private copy in under a new number with the append's sequences, and takes
     /// the `lost` number out of those sequences: the message now under it is another
     /// writer's, and the append's flags must not stick to it. The profile's Unseen-Sequence
-    /// is the exception, because `inc` adds its own deliveries to it. Without one, `unseen`
-    /// stays, the name that IMAP servers on MH folders read as not `\Seen`: an `inc` run with
-    /// another profile may have filled it, and a new delivery shown unseen misleads no one.
+    /// is the exception, because `inc` adds its own deliveries to it. Without one,
+    /// [`DEFAULT_UNSEEN_SEQUENCE`] stays, the name that IMAP servers on MH folders read as not
+    /// `\Seen`: an `inc` run with another profile may have filled it, and a new delivery
+    /// shown unseen misleads no one.
     fn redeliver(&self, appended: &mut Appended) -> Result<AppendCheck> {
         let lost = appended.number;
         let lost_numbers: NumberSet = [lost].into_iter().collect();
         let is_unseen = |name: &SequenceName| match self.config.unseen.is_empty() {
-            true => name.as_str() == "unseen",
+            true => name.as_str() == DEFAULT_UNSEEN_SEQUENCE,
             false => self.config.unseen.contains(name),
         };
         let release: Vec<SequenceChange> = appended

@@ -85,7 +85,8 @@ pub use profile::{
 };
 pub use root::MailRoot;
 pub use sequences::{
-    MAX_SEQUENCE_NAME_LEN, SequenceChange, SequenceName, SequenceOp, SequencesFile,
+    DEFAULT_UNSEEN_SEQUENCE, MAX_SEQUENCE_NAME_LEN, SequenceChange, SequenceName, SequenceOp,
+    SequencesFile,
 };
 pub use settle::{SETTLE_INTERVAL, SettleWatch};
 pub use transfer::{Copied, CopyRequest, KnownMessage, Removed, Transferred};

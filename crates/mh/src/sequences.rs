@@ -17,6 +17,10 @@ use crate::number::NumberSet;
 /// Names nmh reserves for message ranges; `mark` rejects them as sequence names.
 const RESERVED_NAMES: [&str; 6] = ["all", "first", "last", "next", "prev", "new"];
 
+/// The Unseen-Sequence used when the MH profile names none, as nmh's `inc` documentation
+/// suggests and the Python asimap always did.
+pub const DEFAULT_UNSEEN_SEQUENCE: &str = "unseen";
+
 /// Maximum length of a sequence name this crate writes, in bytes.
 pub const MAX_SEQUENCE_NAME_LEN: usize = 64;
 

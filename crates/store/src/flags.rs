@@ -244,9 +244,7 @@ pub struct FlagMap {
     root: Option<MailRoot>,
 }
 
-/// The Unseen-Sequence used when the MH profile names none, as nmh's `inc` documentation
-/// suggests and the Python asimap always did.
-pub const DEFAULT_UNSEEN_SEQUENCE: &str = "unseen";
+pub use asimapd_mh::DEFAULT_UNSEEN_SEQUENCE;
 
 impl FlagMap {
     /// Builds the mapping for a mail root: its profile's Unseen-Sequence (or
