@@ -427,11 +427,6 @@ impl Store {
 /// and its `stat`.
 pub const SNAPSHOT_ATTEMPTS: usize = 3;
 
-/// Takes a snapshot and stats every listed file (in parallel). The `stat` calls run after
-/// the read lock is released, so a renumbering nmh command may run in between. When any
-/// file is gone or has another inode than the listing gave, the snapshot is taken again, up
-/// to [`SNAPSHOT_ATTEMPTS`] times. After that the files as last seen are used, and the next
-/// pass corrects what changed.
 /// True when the append watch has not run for [`APPEND_RECHECK`]. The watch runs before
 /// a command whenever the folder's probe changed, and the nmh commands that damage an
 /// append (`inc` writing over it, `sortm`, `rmm`, `mark`) change the probe. Writing over a
@@ -499,6 +494,11 @@ impl Store {
     }
 }
 
+/// Takes a snapshot and stats every listed file (in parallel). The `stat` calls run after
+/// the read lock is released, so a renumbering nmh command may run in between. When any
+/// file is gone or has another inode than the listing gave, the snapshot is taken again, up
+/// to [`SNAPSHOT_ATTEMPTS`] times. After that the files as last seen are used, and the next
+/// pass corrects what changed.
 fn stable_snapshot(
     folder: &Folder,
 ) -> std::result::Result<(Snapshot, Vec<(MessageNumber, FileIdentity)>), MhError> {
