@@ -153,8 +153,13 @@ fn lowest_level_is_minimum_of_loggers_and_root() {
     assert_eq!(lowest_level(&LogConfig::default()), Level::WARNING);
 }
 
-#[tokio::test]
-async fn records_cross_the_control_socket() {
+/// Starts the task that sends queued records over a control socket pair. Returns the
+/// listener's end, the queue and the task.
+fn sending_task() -> (
+    ControlSocket,
+    mpsc::Sender<Queued>,
+    tokio::task::JoinHandle<()>,
+) {
     let (listener_end, worker_end) = asimapd_ipc::control_pair().unwrap();
     let listener = ControlSocket::new(listener_end).unwrap();
     let worker = ControlSocket::new(worker_end).unwrap();
@@ -165,6 +170,12 @@ async fn records_cross_the_control_socket() {
         Arc::default(),
         "alice".into(),
     ));
+    (listener, sender, task)
+}
+
+#[tokio::test]
+async fn records_cross_the_control_socket() {
+    let (listener, sender, task) = sending_task();
 
     sender
         .send(Queued::Record(message_of(Record::new(
@@ -184,16 +195,7 @@ async fn records_cross_the_control_socket() {
 
 #[tokio::test]
 async fn flush_waits_for_queued_records() {
-    let (listener_end, worker_end) = asimapd_ipc::control_pair().unwrap();
-    let listener = ControlSocket::new(listener_end).unwrap();
-    let worker = ControlSocket::new(worker_end).unwrap();
-    let (sender, receiver) = mpsc::channel(8);
-    let task = tokio::spawn(send_records(
-        worker,
-        receiver,
-        Arc::default(),
-        "alice".into(),
-    ));
+    let (listener, sender, task) = sending_task();
     for text in ["one", "two", "worker failed"] {
         let record = Record::new(Level::ERROR, "asimap.user_server", text);
         sender.try_send(Queued::Record(message_of(record))).unwrap();
