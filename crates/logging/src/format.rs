@@ -228,9 +228,9 @@ impl Formatter {
     }
 }
 
-/// Returns `text` fit for one line of a text log: control characters written as `\n`, `\r`,
-/// `\t` or `\xNN`, so that a value from a client (a user name, an ID field) cannot start a
-/// forged line, and anything beyond [`MAX_LOGGED_TEXT`] bytes replaced by a count.
+/// Returns `text` fit for one line of a text log. Control characters are written as `\n`,
+/// `\r`, `\t` or `\xNN`, so a value from a client (a user name, an ID field) cannot start a
+/// forged line. Anything beyond [`MAX_LOGGED_TEXT`] bytes is replaced by a count.
 fn printable(text: &str) -> String {
     let cut = text.floor_char_boundary(MAX_LOGGED_TEXT);
     let mut out = String::with_capacity(cut);

@@ -208,7 +208,7 @@ where
 #[derive(Debug)]
 enum Queued {
     Record(FromWorker),
-    /// Answered once every record queued before it has been written to the socket.
+    /// A marker that the task answers after it has written every record queued before it.
     Flush(oneshot::Sender<()>),
 }
 

@@ -736,15 +736,16 @@ fn own_updates_survive_without_nmh_locking() {
 
 #[test]
 fn unlocked_update_waits_for_an_nmh_reader() {
-    // Without nmh-compatible locking an update still takes nmh's lock around its write, so an
-    // nmh command reading the file under that lock sees the old or the new text, never a mix.
-    // strace slows each read of `mark -list` down, so that it reads the file in several
-    // 8 KiB pieces and holds its lock for tens of milliseconds, and the update shortens the
-    // file meanwhile. Written at once, mark would list the part it had read and stop.
+    // Without nmh-compatible locking, an update still takes nmh's lock for its write. An nmh
+    // command that reads under that lock then gets the whole old or the whole new text.
+    // strace slows each read of `mark -list`, so mark reads the file in several 8 KiB
+    // pieces and keeps its lock for tens of milliseconds while the update shortens the file.
+    // A write that ignored the lock would leave mark listing only the part it had read.
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     const ROUNDS: usize = 5;
     const MESSAGES: u32 = 12_000;
+
     let Some(env) = setup("") else { return };
     let Some(strace) = asimapd_testkit::require_tool("strace", "strace") else {
         return;
@@ -759,11 +760,13 @@ fn unlocked_update_waits_for_an_nmh_reader() {
     // About 33 KiB of text: five reads of mark's 8 KiB buffer.
     let long = numbers((1..=MESSAGES).step_by(2));
     let short = numbers([1]);
+
     for round in 0..ROUNDS {
         folder
             .update_sequences(&[SequenceChange::add(env.seq("long"), long.clone())])
             .unwrap();
         let before = env.home.mark_list("slowread");
+
         let mut mark = env
             .home
             .command(strace.to_str().unwrap())
@@ -791,12 +794,14 @@ fn unlocked_update_waits_for_an_nmh_reader() {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
+
         folder
             .update_sequences(&[
                 SequenceChange::remove(env.seq("long"), long.clone()),
                 SequenceChange::add(env.seq("long"), short.clone()),
             ])
             .unwrap();
+
         let output = mark.wait_with_output().unwrap();
         let after = env.home.mark_list("slowread");
         assert!(output.status.success(), "round {round}: {output:?}");

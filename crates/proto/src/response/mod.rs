@@ -127,18 +127,18 @@ pub const MAX_RESPONSE_TEXT_LEN: usize = 1024;
 /// Writes `text` (RFC 9051 `text`), replacing CR, LF and NUL, which it may not contain,
 /// with spaces, and cutting it at [`MAX_RESPONSE_TEXT_LEN`] bytes.
 pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
-    let kept = match text.len() > MAX_RESPONSE_TEXT_LEN {
+    let within_limit = match text.len() > MAX_RESPONSE_TEXT_LEN {
         true => &text[..text.floor_char_boundary(MAX_RESPONSE_TEXT_LEN - "...".len())],
         false => text,
     };
-    out.extend(kept.bytes().map(|b| {
+    out.extend(within_limit.bytes().map(|b| {
         if matches!(b, 0 | b'\r' | b'\n') {
             b' '
         } else {
             b
         }
     }));
-    if kept.len() < text.len() {
+    if within_limit.len() < text.len() {
         out.extend_from_slice(b"...");
     }
 }
